@@ -1,0 +1,61 @@
+# Thin wrappers over `python -m helpers.course ...` and pytest; see README.md.
+# Every target sets up .venv first (once, and again when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# nbgrader runs `alembic` from PATH, and kernels must be the venv's Python.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup lab lab-instructor test test-fast test-notebooks test-grading lint \
+        check reset execute release bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=python3.12 ...")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lab: $(STAMP)                  ## open JupyterLab on the curriculum
+	$(BIN)/python -m helpers.course lab
+
+lab-instructor: $(STAMP)       ## JupyterLab with nbgrader's instructor panels
+	$(BIN)/python -m helpers.course lab --instructor
+
+test: $(STAMP)                 ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)            ## everything but the grading proofs
+	$(BIN)/python -m pytest -m "not grading"
+
+test-notebooks: $(STAMP)       ## nbval over the walkthroughs only
+	$(BIN)/python -m pytest notebooks
+
+test-grading: $(STAMP)         ## the grading proofs only
+	$(BIN)/python -m pytest -m grading
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+
+check: $(STAMP)                ## learners: check your exercises in my-work/
+	$(BIN)/python -m helpers.course check $(STEP)
+
+reset: $(STAMP)                ## learners: fresh copy of one exercise, e.g. make reset STEP=01
+	@test -n "$(STEP)" || { echo "Say which step: make reset STEP=01"; exit 2; }
+	$(BIN)/python -m helpers.course reset $(STEP)
+
+execute: $(STAMP)              ## maintainers: re-run walkthroughs and save outputs
+	$(BIN)/python -m helpers.course execute $(STEP)
+
+release: $(STAMP)              ## maintainers: regenerate exercises/ from solutions/
+	$(BIN)/python -m helpers.course release $(STEP)
+
+bench: $(STAMP)                ## timings against the targets
+	$(BIN)/python -m helpers.course bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Course machinery: ``python -m helpers.course --help`` lists the commands."""

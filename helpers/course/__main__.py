@@ -1,0 +1,73 @@
+"""``python -m helpers.course <command>``: the course's commands (the Makefile wraps them).
+
+Every make target is one of these, so learners without make (e.g. on Windows) run
+the same thing: ``.venv\\Scripts\\python -m helpers.course lab``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="start JupyterLab on the curriculum")
+    lab.add_argument("--instructor", action="store_true", help="show nbgrader's instructor panels")
+    check = sub.add_parser("check", help="check your exercises in my-work/ and show progress")
+    check.add_argument("steps", nargs="*", help="steps to check, e.g. 01 (default: all)")
+    reset = sub.add_parser("reset", help="a fresh copy of one exercise (the old one is kept)")
+    reset.add_argument("step", help="e.g. 01 or 01-fundamentals")
+    execute = sub.add_parser("execute", help="re-run walkthroughs in place (maintainers)")
+    execute.add_argument("steps", nargs="*", help="e.g. 01 (default: all)")
+    release = sub.add_parser("release", help="regenerate exercises/ from solutions/ (maintainers)")
+    release.add_argument("steps", nargs="*", help="e.g. 01-fundamentals (default: all)")
+    bench = sub.add_parser("bench", help="time walkthroughs, autograding and the test suite")
+    bench.add_argument("--no-suite", action="store_true", help="skip timing the whole test suite")
+
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+
+    if args.command == "lab":
+        from helpers.course import lab as lab_command
+
+        return lab_command.run(instructor=args.instructor, extra_args=extra)
+    if args.command == "check":
+        from helpers.course import selfcheck
+
+        return selfcheck.run(args.steps)
+    if args.command == "reset":
+        from helpers.course.steps import find_step
+        from helpers.course.workspace import relative
+        from helpers.course.workspace import reset as reset_copy
+
+        copy, backup = reset_copy(find_step(args.step))
+        if backup:
+            print(f"Your previous copy is kept as {relative(backup)}")
+        print(f"Fresh copy: {relative(copy)}")
+        return 0
+    if args.command == "execute":
+        from helpers.course.execute import execute as run_notebook
+        from helpers.course.execute import select
+
+        for path in select(args.steps):
+            print(f"{path.name}: {run_notebook(path):.1f} s")
+        return 0
+    if args.command == "release":
+        from helpers.course.release import release as release_all
+
+        for assignment in release_all(args.steps or None):
+            print(f"released exercises/{assignment}/")
+        return 0
+    if args.command == "bench":
+        from helpers.course import bench as bench_command
+
+        return bench_command.run(suite=not args.no_suite)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

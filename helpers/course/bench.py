@@ -1,0 +1,78 @@
+"""Benchmarks with the targets of the foundation issue (2-core machine).
+
+``make bench`` (``python -m helpers.course bench``) measures:
+
+- each walkthrough: seconds to execute top to bottom in a fresh kernel (target 20 s);
+- each assignment: autograde seconds per submission (target 3 s), over the solution,
+  the untouched release and the wrong-answer catalogue;
+- the whole test suite (target 10 min), unless ``--no-suite``.
+
+Nothing is written into the repository: notebooks run from a temporary copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from helpers.course import proofs
+from helpers.course.execute import execute
+from helpers.course.grading import ScratchCourse
+from helpers.course.steps import NOTEBOOKS, REPO, assignments, walkthroughs
+
+TARGETS = {"walkthrough": 20.0, "autograde": 3.0, "suite": 600.0}
+
+
+def bench_walkthrough(path: Path) -> float:
+    """Seconds to execute a temporary copy of ``path`` (run from ``notebooks/``)."""
+    with tempfile.TemporaryDirectory(dir=NOTEBOOKS, prefix=".bench-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copy(path, copy)
+        return execute(copy)
+
+
+def bench_autograde(assignment: str) -> tuple[float, int]:
+    """(seconds per submission, submissions) for an ordinary batch of ``assignment``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        course = ScratchCourse(Path(tmp), assignment)
+        course.generate()
+        batch = [
+            e for e in proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
+            if not e.student.startswith(("runaway-", "tampered-"))
+        ]
+        for expected in batch:
+            course.submit(expected.student, expected.notebook)
+        seconds = course.autograde()
+    return seconds / len(batch), len(batch)
+
+
+def bench_suite() -> float:
+    """Seconds for the whole test suite (``python -m pytest``)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                   cwd=REPO, check=False, capture_output=True)
+    return time.perf_counter() - start
+
+
+def verdict(seconds: float, target: float) -> str:
+    return "ok" if seconds <= target else f"OVER the {target:g} s target"
+
+
+def run(suite: bool = True) -> int:
+    """Run the benchmarks and print one line per figure."""
+    print("walkthrough execution (fresh kernel)")
+    for path in walkthroughs():
+        s = bench_walkthrough(path)
+        print(f"  {path.stem:<20} {s:6.1f} s   {verdict(s, TARGETS['walkthrough'])}")
+    print("autograde, seconds per submission")
+    for assignment in assignments():
+        per, n = bench_autograde(assignment)
+        print(f"  {assignment:<20} {per:6.2f} s   ({n} submissions)   {verdict(per, TARGETS['autograde'])}")
+    if suite:
+        s = bench_suite()
+        print(f"whole test suite       {s:6.0f} s   {verdict(s, TARGETS['suite'])}")
+    return 0

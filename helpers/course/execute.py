@@ -1,0 +1,50 @@
+"""Re-run walkthrough notebooks top to bottom in fresh kernels and save their outputs.
+
+``make execute`` (``python -m helpers.course execute [slug ...]``) is the one command
+that regenerates what nbval checks. Each notebook runs in its own kernel, with
+``notebooks/`` as the working directory, exactly as a learner opening it would.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from helpers.course.steps import NOTEBOOKS, walkthroughs
+
+TIMEOUT = 120  # seconds per cell; a walkthrough cell should take a few
+
+
+def execute(path: Path) -> float:
+    """Execute ``path`` in place in a fresh kernel; return the seconds it took."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+    return seconds
+
+
+def select(slugs: list[str]) -> list[Path]:
+    """Walkthroughs whose file name starts with one of ``slugs`` (all when empty)."""
+    paths = walkthroughs()
+    if not slugs:
+        return paths
+    chosen = [p for p in paths if any(p.stem.startswith(s) for s in slugs)]
+    if not chosen:
+        names = ", ".join(p.stem for p in paths)
+        raise SystemExit(f"No walkthrough matches {' '.join(slugs)}. Walkthroughs: {names}.")
+    return chosen

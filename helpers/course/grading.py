@@ -1,0 +1,164 @@
+"""Grade submissions with nbgrader in a throwaway course built from this repository.
+
+The test suite's grading proofs and the benchmark use this; instructors use the
+``nbgrader`` commands themselves (see the README). A :class:`ScratchCourse` copies
+``nbgrader_config.py`` and one assignment's ``solutions/`` folder into a temporary
+directory, runs ``nbgrader generate_assignment``, accepts submissions as notebooks,
+runs ``nbgrader autograde`` on the whole batch, and reads every score back from
+the gradebook (never from logs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from helpers.course.steps import REPO, SOLUTIONS
+
+COURSE_ID = "backend-roadmap-lab"
+
+
+@dataclass
+class Result:
+    """One student's autograded scores for one notebook, read from the gradebook."""
+
+    student: str
+    scores: dict[str, float] = field(default_factory=dict)  # grade_id -> score
+    max_scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+    @property
+    def max_total(self) -> float:
+        return sum(self.max_scores.values())
+
+    def lost(self) -> set[str]:
+        """grade_ids of the cells that scored less than their maximum."""
+        return {g for g, s in self.scores.items() if s < self.max_scores[g]}
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment for nbgrader: this interpreter's ``bin`` first on PATH.
+
+    nbgrader runs the ``alembic`` executable when it creates a gradebook, and the
+    kernel it starts must be this environment's Python.
+    """
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    env.pop("JUPYTER_PLATFORM_DIRS", None)
+    return env
+
+
+def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``nbgrader <args>`` in ``cwd``; raise with nbgrader's own output if it fails."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=cwd,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(
+            f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+class ScratchCourse:
+    """A temporary nbgrader course holding one assignment from ``solutions/``."""
+
+    def __init__(self, root: Path, assignment: str) -> None:
+        self.root = Path(root)
+        self.assignment = assignment
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "nbgrader_config.py", self.root / "nbgrader_config.py")
+        shutil.copytree(SOLUTIONS / assignment, self.root / "solutions" / assignment)
+        self.students: list[str] = []
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def generate(self) -> Path:
+        """Run ``nbgrader generate_assignment`` and return the released notebook's path."""
+        run_nbgrader(["generate_assignment", self.assignment, "--force"], self.root)
+        return self.released_notebook
+
+    @property
+    def released_notebook(self) -> Path:
+        return self.root / "exercises" / self.assignment / f"{self.assignment}.ipynb"
+
+    @property
+    def source_notebook(self) -> Path:
+        return self.root / "solutions" / self.assignment / f"{self.assignment}.ipynb"
+
+    def submit(self, student: str, nb: NotebookNode | Path) -> None:
+        """Place ``nb`` as ``student``'s submission."""
+        dest = self.root / "submitted" / student / self.assignment / f"{self.assignment}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(nb, Path):
+            shutil.copy(nb, dest)
+        else:
+            nbformat.write(nb, dest)
+        self.students.append(student)
+
+    def autograde(self) -> float:
+        """Autograde every submission in one batch; return the seconds it took."""
+        start = time.perf_counter()
+        run_nbgrader(["autograde", self.assignment, "--force"], self.root)
+        return time.perf_counter() - start
+
+    def results(self) -> dict[str, Result]:
+        """Each submitted student's per-cell scores, from the gradebook."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        results: dict[str, Result] = {}
+        with Gradebook(self.db_url, COURSE_ID) as gb:
+            for student in self.students:
+                try:
+                    nb = gb.find_submission_notebook(self.assignment, self.assignment, student)
+                except MissingEntry:
+                    continue  # never graded: the caller decides what that means
+                result = Result(student)
+                for grade in nb.grades:
+                    result.scores[grade.name] = float(grade.score)
+                    result.max_scores[grade.name] = float(grade.max_score)
+                results[student] = result
+        return results
+
+
+def read(path: Path) -> NotebookNode:
+    """Read a notebook (nbformat 4)."""
+    return nbformat.read(path, as_version=4)
+
+
+def graded_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
+    """The autograded test cells of ``nb`` by grade_id."""
+    return {
+        cell.metadata.nbgrader["grade_id"]: cell
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata["nbgrader"].get("solution")
+    }
+
+
+def answer_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
+    """The autograded answer (solution) cells of ``nb`` by grade_id."""
+    return {
+        cell.metadata.nbgrader["grade_id"]: cell
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }

@@ -1,0 +1,84 @@
+"""Two nbgrader preprocessors that keep a batch of submissions gradable.
+
+``nbgrader_config.py`` puts them in place of nbgrader's own during ``autograde``.
+Both fix cases where stock nbgrader 0.9.6 gives a student *no grade at all*:
+
+- :class:`DeduplicateIds`: a learner who copies a graded cell (Ctrl-C, Ctrl-V)
+  creates two cells with one ``grade_id``. nbgrader keeps the last and blanks the
+  other's metadata to ``{}``, and then ``OverwriteCells.add_missing_cells``
+  crashes on the blank (``KeyError: 'grade_id'``). Removing the metadata key
+  instead lets the copy run as an ordinary cell.
+- :class:`Execute`: a cell that kills its kernel (``os._exit``, a segfault, running
+  out of memory) makes nbgrader drop the whole submission. Here the notebook is
+  executed again in a fresh kernel with that cell replaced by an error, so every
+  other answer still earns its points and the dead cell's tests score zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import DeduplicateIds as _DeduplicateIds
+from nbgrader.preprocessors import Execute as _Execute
+
+KERNEL_DIED = (
+    "This cell stopped the Python kernel (for example with os._exit, a crash or "
+    "running out of memory), so it was not graded; the cells after it were run in "
+    "a fresh kernel."
+)
+
+
+class DeduplicateIds(_DeduplicateIds):
+    """nbgrader's DeduplicateIds, but a duplicate loses its nbgrader metadata entirely."""
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict, cell_index: int
+    ) -> tuple[NotebookNode, dict]:
+        if not (utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell)):
+            return cell, resources
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        if grade_id in self.grade_ids:
+            self.log.warning("Cell with id '%s' exists multiple times; grading the last", grade_id)
+            del cell.metadata["nbgrader"]
+        else:
+            self.grade_ids.add(grade_id)
+        return cell, resources
+
+
+class Execute(_Execute):
+    """nbgrader's Execute, surviving cells that kill the kernel (at most ``max_kernel_deaths``)."""
+
+    max_kernel_deaths = 5
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None):
+        dead: dict[int, str] = {}  # cell index -> the learner's source
+        try:
+            while True:
+                try:
+                    return super().preprocess(nb, resources, km)
+                except DeadKernelError:
+                    index = self._cell_index
+                    if len(dead) >= self.max_kernel_deaths or index in dead:
+                        raise
+                    self.log.warning("Cell %d killed the kernel; running again without it", index)
+                    dead[index] = nb.cells[index].source
+                    nb.cells[index].source = f"raise RuntimeError({KERNEL_DIED!r})"
+        finally:
+            for index, source in dead.items():  # show the learner's code, with the reason
+                cell = nb.cells[index]
+                cell.source = source
+                cell.outputs = [
+                    NotebookNode(
+                        output_type="error",
+                        ename="KernelDied",
+                        evalue=KERNEL_DIED,
+                        traceback=[f"KernelDied: {KERNEL_DIED}"],
+                    )
+                ]
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int):
+        self._cell_index = index
+        return super().preprocess_cell(cell, resources, index)

@@ -1,0 +1,42 @@
+"""Timing helpers for the notebooks' measured examples.
+
+Measured times vary from run to run and machine to machine, so notebooks print
+them with :func:`fmt_duration` (the test suite's sanitizer recognises that format)
+and draw conclusions as stable facts: ``set is faster: True``.
+"""
+
+from __future__ import annotations
+
+import time
+import timeit
+from collections.abc import Callable
+
+__all__ = ["best_time", "fmt_duration", "stopwatch"]
+
+
+def best_time(fn: Callable[[], object], number: int = 1, repeat: int = 5) -> float:
+    """Seconds per call of ``fn()``: the best of ``repeat`` runs of ``number`` calls.
+
+    The minimum is the least disturbed by whatever else the machine was doing.
+    """
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def fmt_duration(seconds: float) -> str:
+    """A duration with a sensible unit: ``'12.3 µs'``, ``'4.56 ms'``, ``'1.20 s'``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+class stopwatch:  # noqa: N801 (reads as a function in `with stopwatch() as t:`)
+    """Context manager measuring wall-clock time: ``with stopwatch() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> stopwatch:
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.seconds = time.perf_counter() - self._start

@@ -1,0 +1,52 @@
+"""nbgrader configuration for this course (instructors and the test suite use it as is).
+
+Directory names follow the repository layout: instructors author in ``solutions/``,
+``nbgrader generate_assignment`` writes the student version to ``exercises/``.
+"""
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "backend-roadmap-lab"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+
+# Exercises run in seconds; a cell that takes longer than this is a runaway loop.
+# interrupt_on_timeout (on by default) lets the rest of the notebook still be graded.
+c.Execute.timeout = 20
+c.Execute.interrupt_on_timeout = True
+
+# Learners delete and copy cells: restore deleted graded cells from the gradebook,
+# and overwrite test cells and points with the instructor's version (on by default).
+c.OverwriteCells.add_missing_cells = True
+
+# What a learner sees in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Keep one runaway print loop from producing a multi-megabyte submission.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 50
+
+# Two fixes so that one odd submission never goes ungraded (see helpers/course/nbgrader_plugins.py):
+# a copied graded cell, and a cell that kills the kernel. Otherwise nbgrader 0.9.6's own lists.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from helpers.course.nbgrader_plugins import DeduplicateIds, Execute  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]

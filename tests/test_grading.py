@@ -1,0 +1,91 @@
+"""Grading proofs (DESIGN §4): every assignment in solutions/ grades correctly.
+
+For each assignment a scratch nbgrader course is built from this repository, a batch
+of submissions (see helpers/course/proofs.py) is autograded in one `nbgrader
+autograde` run, and each submission's per-cell scores are read from the gradebook.
+Adding a step means adding its notebooks and its wrong-answer catalogue; nothing here.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from helpers.course import proofs
+from helpers.course.grading import ScratchCourse, graded_cells, read, run_nbgrader
+from helpers.course.steps import assignments
+
+pytestmark = pytest.mark.grading
+
+
+@pytest.fixture(scope="module", params=assignments())
+def graded(request, tmp_path_factory):
+    """One assignment's proof batch, autograded; yields (course, batch, results)."""
+    assignment = request.param
+    course = ScratchCourse(tmp_path_factory.mktemp(assignment), assignment)
+    course.generate()
+    batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
+    for expected in batch:
+        course.submit(expected.student, expected.notebook)
+    course.autograde()
+    return course, batch, course.results()
+
+
+def max_scores(course):
+    cells = graded_cells(read(course.source_notebook))
+    return {grade_id: float(cell.metadata.nbgrader["points"]) for grade_id, cell in cells.items()}
+
+
+def expectation(batch, student):
+    return next(e for e in batch if e.student == student)
+
+
+def test_solution_scores_full_marks(graded):
+    course, batch, results = graded
+    assert proofs.check_batch([expectation(batch, "solution")], results, max_scores(course)) == []
+
+
+def test_untouched_release_scores_zero(graded):
+    course, batch, results = graded
+    assert results["untouched-release"].total == 0
+    assert proofs.check_batch([expectation(batch, "untouched-release")], results, max_scores(course)) == []
+
+
+def test_each_mistake_loses_exactly_its_points(graded):
+    course, batch, results = graded
+    mistakes = [e for e in batch if e.student.startswith("mistake-")]
+    assert mistakes, f"tests/mistakes/{course.assignment}.yaml has no entries"
+    assert proofs.check_batch(mistakes, results, max_scores(course)) == []
+
+
+def test_every_graded_cell_fails_for_some_mistake(graded):
+    course, _, _ = graded
+    catalogue = proofs.load_mistakes(course.assignment)
+    targeted = {cell for m in catalogue for cell in m.fails}
+    graded_ids = set(max_scores(course))
+    assert graded_ids - targeted == set(), (
+        f"no wrong answer in tests/mistakes/{course.assignment}.yaml fails these test cells"
+    )
+    assert targeted - graded_ids == set(), "the catalogue names test cells that do not exist"
+
+
+def test_tampered_submissions_get_what_their_answers_earn(graded):
+    course, batch, results = graded
+    tampered = [e for e in batch if e.student.startswith("tampered-")]
+    assert proofs.check_batch(tampered, results, max_scores(course)) == []
+
+
+def test_runaway_submissions_are_graded_without_stopping_the_batch(graded):
+    course, batch, results = graded
+    runaway = [e for e in batch if e.student.startswith("runaway-")]
+    assert proofs.check_batch(runaway, results, max_scores(course)) == []
+    assert set(results) == {e.student for e in batch}, "every submission of the batch is graded"
+
+
+def test_exported_grades_match_the_gradebook(graded):
+    course, _, results = graded
+    run_nbgrader(["export", "--to", "grades.csv"], course.root)
+    with open(course.root / "grades.csv", newline="") as f:
+        rows = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    assert rows == {student: result.total for student, result in results.items()}

@@ -1,0 +1,144 @@
+"""The learner's workspace (my-work/) and self-check (`make check`).
+
+Each test points the step registry at a temporary my-work/ folder, so a real
+learner's copies in this checkout are never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import nbformat
+import pytest
+
+from helpers.course import selfcheck, steps, workspace
+from helpers.course.grading import answer_cells, graded_cells, read
+
+BUILT = [s for s in steps.STEPS if s.built]
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """An empty my-work/ for this test."""
+    monkeypatch.setattr(steps, "WORK", tmp_path / "my-work")
+    return tmp_path / "my-work"
+
+
+@pytest.fixture
+def step(work):
+    return BUILT[0]
+
+
+def solved(step):
+    """The learner's copy with every answer taken from the solution."""
+    nb = read(step.exercise)
+    solution = answer_cells(read(step.solution))
+    for grade_id, cell in answer_cells(nb).items():
+        cell.source = solution[grade_id].source
+    return nb
+
+
+def test_copies_are_created_once_and_never_overwritten(step):
+    created = workspace.ensure_copies()
+    assert step.work_copy in created
+    step.work_copy.write_text(step.work_copy.read_text().replace("YOUR CODE HERE", "my answer"))
+    mine = step.work_copy.read_bytes()
+    assert workspace.ensure_copies() == []
+    assert step.work_copy.read_bytes() == mine
+
+
+def test_reset_keeps_the_old_copy_as_a_backup(step):
+    workspace.ensure_copies()
+    step.work_copy.write_text("my unfinished work")
+    fresh, backup = workspace.reset(step)
+    assert backup is not None and backup.read_text() == "my unfinished work"
+    assert fresh.read_bytes() == step.exercise.read_bytes()
+    _, second_backup = workspace.reset(step)
+    assert second_backup != backup and backup.exists(), "a second reset never overwrites a backup"
+
+
+def test_unsolved_copy_earns_nothing(step):
+    workspace.ensure_copies()
+    report = selfcheck.check_step(step)
+    assert report.problem == ""
+    assert report.earned == 0 and report.available > 0
+    assert report.passing == 0 and report.exercises >= 5
+
+
+def test_solved_copy_earns_every_visible_point(step):
+    step.work_copy.parent.mkdir(parents=True)
+    nbformat.write(solved(step), step.work_copy)
+    report = selfcheck.check_step(step)
+    assert report.problem == "" and report.failing == []
+    assert report.earned == report.available > 0
+    assert report.passing == report.exercises
+
+
+def test_edited_test_cells_do_not_count(step):
+    nb = read(step.exercise)
+    for cell in graded_cells(nb).values():
+        cell.source = "pass"
+    step.work_copy.parent.mkdir(parents=True)
+    nbformat.write(nb, step.work_copy)
+    before = step.work_copy.read_bytes()
+    report = selfcheck.check_step(step)
+    assert report.earned == 0, "tests run as released, not as edited"
+    assert step.work_copy.read_bytes() == before, "the learner's file is never written"
+
+
+def test_hidden_only_cells_are_not_counted_as_visible(step):
+    released = graded_cells(read(step.exercise))
+    hidden_only = [g for g, c in released.items() if not selfcheck.has_visible_tests(c)]
+    assert hidden_only, "the release has test cells whose tests are all hidden"
+    assert all(selfcheck.has_visible_tests(released[g]) for g in released if g not in hidden_only)
+
+
+def test_missing_copy_says_how_to_get_one(step):
+    report = selfcheck.check_step(step)
+    assert "make lab" in report.problem and not report.unusable
+
+
+def test_invalid_json_gets_a_clear_message_and_is_kept(step):
+    step.work_copy.parent.mkdir(parents=True)
+    step.work_copy.write_text('{"cells": [')
+    report = selfcheck.check_step(step)
+    assert report.unusable
+    assert "not a valid notebook" in report.problem and "make reset" in report.problem
+    assert step.work_copy.read_text() == '{"cells": ['
+
+
+def test_deleted_graded_cells_are_named(step):
+    nb = read(step.exercise)
+    victim = next(iter(graded_cells(nb)))
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != victim]
+    step.work_copy.parent.mkdir(parents=True)
+    nbformat.write(nb, step.work_copy)
+    report = selfcheck.check_step(step)
+    assert report.unusable and victim in report.problem and "make reset" in report.problem
+
+
+def test_progress_table_lists_all_ten_steps(step, capsys):
+    workspace.ensure_copies()
+    assert selfcheck.run([]) == 0
+    out = capsys.readouterr().out
+    for s in steps.STEPS:
+        assert s.slug in out
+    assert "coming soon" in out or len(BUILT) == len(steps.STEPS)
+
+
+def test_run_fails_for_an_unusable_copy(step, capsys):
+    step.work_copy.parent.mkdir(parents=True)
+    step.work_copy.write_text(json.dumps({"not": "a notebook"}))
+    assert selfcheck.run([step.slug[:2]]) == 1
+    assert "make reset" in capsys.readouterr().out
+
+
+def test_a_copy_that_crashes_its_kernel_is_still_reported(step):
+    nb = solved(step)
+    first = next(iter(answer_cells(nb).values()))
+    first.source = "import os\nos._exit(1)"
+    step.work_copy.parent.mkdir(parents=True)
+    nbformat.write(copy.deepcopy(nb), step.work_copy)
+    report = selfcheck.check_step(step)
+    assert report.problem == "" and report.earned == 0 and report.available > 0
