@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import atexit
 import http.client
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -72,15 +74,20 @@ class _QuietServer(ThreadedWSGIServer):
 class BackgroundServer:
     """A WSGI app served on 127.0.0.1 from a daemon thread. Create it with :func:`serve`."""
 
-    def __init__(self, app: WSGIApp, name: str, port: int = 0) -> None:
+    def __init__(
+        self, app: WSGIApp, name: str, port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.name = name
         self.app = app
         self.errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
         self._watch_flask_errors(app)
-        self._server = _QuietServer(HOST, port, self._wrapped, handler=_QuietRequestHandler)
+        self._server = _QuietServer(
+            HOST, port, self._wrapped, handler=_QuietRequestHandler, ssl_context=ssl_context
+        )
         self.port: int = self._server.server_port
-        self.url = f"http://{HOST}:{self.port}"
+        self.tls = ssl_context is not None
+        self.url = f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
         self._thread = threading.Thread(
             target=self._serve_forever, name=f"server-{name}", daemon=True
         )
@@ -106,6 +113,14 @@ class BackgroundServer:
             time.sleep(0.02)
 
     def _answers(self) -> bool:
+        if self.tls:
+            # The probe does not know which CA to trust, and must not skip verification;
+            # an accepting socket on a live serving thread is ready enough.
+            try:
+                socket.create_connection((HOST, self.port), timeout=1).close()
+            except OSError:
+                return False
+            return self._thread.is_alive()
         conn = http.client.HTTPConnection(HOST, self.port, timeout=1)
         try:
             conn.request("GET", READY_PATH)
@@ -200,21 +215,27 @@ def _default_name(app: Any) -> str:
 
 
 def serve(
-    app: WSGIApp, name: str | None = None, *, port: int = 0, timeout: float = 5.0
+    app: WSGIApp,
+    name: str | None = None,
+    *,
+    port: int = 0,
+    timeout: float = 5.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> BackgroundServer:
     """Serve ``app`` on 127.0.0.1 in a background thread and return the running server.
 
     ``name`` keys the registry (default: the Flask app's name, else the function
     name); a server already running under that name is stopped first, which is
     what makes re-running a notebook cell safe. ``port=0`` picks a free port.
-    Returns once the server has answered an HTTP request.
+    ``ssl_context`` (a server-side :class:`ssl.SSLContext` with a certificate loaded)
+    serves HTTPS instead. Returns once the server answers.
     """
     name = name or _default_name(app)
     with _registry_lock:
         previous = _registry.pop(name, None)
     if previous is not None:
         previous.stop()
-    server = BackgroundServer(app, name, port=port)
+    server = BackgroundServer(app, name, port=port, ssl_context=ssl_context)
     with _registry_lock:
         _registry[name] = server
     return server.start(timeout=timeout)

@@ -169,3 +169,20 @@ def test_local_httpbin_restarts_on_rerun():
     second = start_httpbin()
     assert not first.running and second.running
     assert port_is_free(first.port)
+
+
+def test_https_server_verified_against_its_own_ca():
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    server = serve(create_app(), name="tls", ssl_context=context)
+    assert server.url.startswith("https://127.0.0.1:")
+    with ca.cert_pem.tempfile() as ca_file:
+        assert requests.get(server.url + "/hello", verify=ca_file, timeout=5).json() == {"hello": "world"}
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(server.url + "/hello", timeout=5)  # the system CAs do not trust it
