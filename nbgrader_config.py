@@ -29,11 +29,12 @@ c.LimitOutput.max_traceback = 50
 
 # Two fixes so that one odd submission never goes ungraded (see helpers/course/nbgrader_plugins.py):
 # a copied graded cell, and a cell that kills the kernel. Otherwise nbgrader 0.9.6's own lists.
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     OverwriteCells,
@@ -41,7 +42,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from helpers.course.nbgrader_plugins import DeduplicateIds, Execute  # noqa: E402
+from helpers.course.nbgrader_plugins import DeduplicateIds, Execute, HideHiddenTests  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
@@ -50,3 +51,6 @@ c.Autograde.autograde_preprocessors = [
     Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
+
+# Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

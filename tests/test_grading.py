@@ -9,6 +9,8 @@ Adding a step means adding its notebooks and its wrong-answer catalogue; nothing
 from __future__ import annotations
 
 import csv
+import html
+import re
 
 import pytest
 
@@ -89,3 +91,32 @@ def test_exported_grades_match_the_gradebook(graded):
     with open(course.root / "grades.csv", newline="") as f:
         rows = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
     assert rows == {student: result.total for student, result in results.items()}
+
+
+def hidden_test_lines(course):
+    """Lines of the hidden tests that appear nowhere in the released notebook."""
+    released = "\n".join(cell.source for cell in read(course.released_notebook).cells)
+    lines, inside = [], False
+    for cell in graded_cells(read(course.source_notebook)).values():
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) >= 12 and line.strip() not in released:
+                lines.append(line.strip())
+    return lines
+
+
+def test_feedback_does_not_reveal_hidden_tests(graded):
+    course, _, results = graded
+    hidden = hidden_test_lines(course)
+    assert hidden, "the assignment has hidden tests"
+    name = f"{course.assignment}.ipynb"
+    graded_copy = (course.root / "autograded" / "untouched-release" / course.assignment / name).read_text()
+    assert any(line in graded_copy for line in hidden), "nbgrader ran the hidden tests"
+    for student in ("solution", "untouched-release"):
+        run_nbgrader(["generate_feedback", course.assignment, "--student", student, "--force"], course.root)
+        page = course.root / "feedback" / student / course.assignment / f"{course.assignment}.html"
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        leaked = [line for line in hidden if line in text]
+        assert leaked == [], f"{student}'s feedback shows hidden test code: {leaked[:3]}"
+        assert "Hidden tests ran here" in text

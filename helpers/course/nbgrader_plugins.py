@@ -1,7 +1,7 @@
-"""Two nbgrader preprocessors that keep a batch of submissions gradable.
+"""nbgrader preprocessors that fix what stock nbgrader 0.9.6 gets wrong for this course.
 
-``nbgrader_config.py`` puts them in place of nbgrader's own during ``autograde``.
-Both fix cases where stock nbgrader 0.9.6 gives a student *no grade at all*:
+``nbgrader_config.py`` puts them in place. Two keep a batch of submissions
+gradable, fixing cases where stock nbgrader gives a student *no grade at all*:
 
 - :class:`DeduplicateIds`: a learner who copies a graded cell (Ctrl-C, Ctrl-V)
   creates two cells with one ``grade_id``. nbgrader keeps the last and blanks the
@@ -12,6 +12,13 @@ Both fix cases where stock nbgrader 0.9.6 gives a student *no grade at all*:
   out of memory) makes nbgrader drop the whole submission. Here the notebook is
   executed again in a fresh kernel with that cell replaced by an error, so every
   other answer still earns its points and the dead cell's tests score zero.
+
+And one keeps feedback safe to hand out:
+
+- :class:`HideHiddenTests`: nbgrader's feedback HTML shows the hidden tests
+  (nbgrader issue #917), so a class could read them. In feedback, hidden test
+  code is removed and tracebacks from those cells are cut to the assertion's own
+  message ("expected ..., got ..."), which is the feedback worth having.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.preprocessors import DeduplicateIds as _DeduplicateIds
 from nbgrader.preprocessors import Execute as _Execute
 
@@ -82,3 +90,23 @@ class Execute(_Execute):
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int):
         self._cell_index = index
         return super().preprocess_cell(cell, resources, index)
+
+
+HIDDEN_NOTE = "# Hidden tests ran here; their code is not shown in feedback."
+
+
+class HideHiddenTests(ClearHiddenTests):
+    """For feedback: drop hidden test code, and reduce those cells' tracebacks to the message."""
+
+    enforce_metadata = False  # feedback is built from graded notebooks, metadata already checked
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict, cell_index: int
+    ) -> tuple[NotebookNode, dict]:
+        if cell.cell_type != "code" or not self._remove_hidden_test_region(cell):
+            return cell, resources
+        cell.source = f"{cell.source.rstrip()}\n{HIDDEN_NOTE}".lstrip("\n")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
