@@ -9,6 +9,7 @@ walkthroughs.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,7 @@ def run(instructor: bool = False, extra_args: list[str] | None = None) -> int:
         f"--ServerApp.root_dir={REPO}",
         "--ServerApp.ip=127.0.0.1",
         "--LabApp.default_url=/lab/tree/notebooks",
+        *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),  # containers
         *(extra_args or []),
     ]
     print("Starting JupyterLab; press Ctrl-C twice to stop it.")
