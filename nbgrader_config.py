@@ -54,3 +54,6 @@ c.Autograde.autograde_preprocessors = [
 
 # Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# `nbgrader zip_collect` reads the file names an LMS (Canvas) gives submissions.
+c.ZipCollectApp.collector_plugin = "helpers.course.nbgrader_plugins.LmsFileNameCollector"

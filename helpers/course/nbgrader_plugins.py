@@ -13,6 +13,11 @@ gradable, fixing cases where stock nbgrader gives a student *no grade at all*:
   executed again in a fresh kernel with that cell replaced by an error, so every
   other answer still earns its points and the dead cell's tests score zero.
 
+One reads LMS downloads:
+
+- :class:`LmsFileNameCollector`: ``nbgrader zip_collect`` for the file names an
+  LMS gives submissions (Canvas: ``doejane_late_1234_5678_01-fundamentals-1.ipynb``).
+
 And one keeps feedback safe to hand out:
 
 - :class:`HideHiddenTests`: nbgrader's feedback HTML shows the hidden tests
@@ -23,14 +28,17 @@ And one keeps feedback safe to hand out:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils
+from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.preprocessors import DeduplicateIds as _DeduplicateIds
 from nbgrader.preprocessors import Execute as _Execute
+from traitlets import Unicode
 
 KERNEL_DIED = (
     "This cell stopped the Python kernel (for example with os._exit, a crash or "
@@ -110,3 +118,24 @@ class HideHiddenTests(ClearHiddenTests):
             if output.output_type == "error":
                 output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class LmsFileNameCollector(FileNameCollectorPlugin):
+    """Collects ``<student>[_late]_<number>_<number>_<notebook>[-N].ipynb`` (Canvas's names).
+
+    The ``-N`` an LMS appends to a resubmitted file is dropped, so the file matches
+    the assignment's notebook name. Other LMSs: set ``named_regexp`` in
+    ``nbgrader_config.py`` with ``student_id`` and ``file_id`` groups.
+    """
+
+    named_regexp = Unicode(
+        # nbgrader matches the whole path; the name is what follows the last separator.
+        r"(?:.*[/\\])?(?P<student_id>[^_/\\]+)(?:_late)?_\d+_\d+_(?P<file_id>[^/\\]+\.ipynb)$",
+        help="How a submitted file's name gives the student id and the notebook's name.",
+    ).tag(config=True)
+
+    def collect(self, submitted_file: str) -> dict | None:
+        info = super().collect(submitted_file)
+        if info:
+            info["file_id"] = re.sub(r"-\d+(\.ipynb)$", r"\1", info["file_id"])
+        return info
