@@ -1,0 +1,52 @@
+"""helpers.rest_demo: the notes API's status codes, pagination and idempotency keys."""
+
+from __future__ import annotations
+
+import requests
+
+from helpers.rest_demo import OPENAPI, create_app
+from helpers.servers import serve
+
+
+def test_crud_status_codes():
+    api = serve(create_app(), name="notes-api")
+    url = api.url + "/v1/notes"
+    created = requests.post(url, json={"title": "hello", "tag": "home"}, timeout=5)
+    assert created.status_code == 201 and created.headers["Location"].endswith("/v1/notes/1")
+    assert requests.get(url + "/1", timeout=5).json() == {"id": 1, "title": "hello", "tag": "home"}
+    assert requests.put(url + "/1", json={"title": "bye"}, timeout=5).status_code == 200
+    assert requests.post(url, json={"title": ""}, timeout=5).status_code == 422
+    assert requests.delete(url + "/1", timeout=5).status_code == 204
+    missing = requests.get(url + "/1", timeout=5)
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+
+
+def test_offset_and_cursor_pagination_and_filter():
+    api = serve(create_app(seed=7), name="notes-api")
+    url = api.url + "/v1/notes"
+    page = requests.get(url, params={"offset": 5, "limit": 5}, timeout=5).json()
+    assert [n["id"] for n in page["items"]] == [6, 7] and page["total"] == 7
+    first = requests.get(url, params={"cursor": "", "limit": 4}, timeout=5).json()
+    assert [n["id"] for n in first["items"]] == [1, 2, 3, 4] and first["next_cursor"] == 4
+    last = requests.get(url, params={"cursor": 4, "limit": 4}, timeout=5).json()
+    assert [n["id"] for n in last["items"]] == [5, 6, 7] and last["next_cursor"] is None
+    work = requests.get(url, params={"tag": "work"}, timeout=5).json()
+    assert [n["id"] for n in work["items"]] == [1, 4, 7]
+
+
+def test_idempotency_key_replays_the_first_answer():
+    api = serve(create_app(), name="notes-api")
+    url = api.url + "/v1/notes"
+    key = {"Idempotency-Key": "k-1"}
+    one = requests.post(url, json={"title": "pay"}, headers=key, timeout=5)
+    two = requests.post(url, json={"title": "pay"}, headers=key, timeout=5)
+    assert one.status_code == two.status_code == 201 and one.json() == two.json()
+    assert requests.get(url, timeout=5).json()["total"] == 1
+    other = requests.post(url, json={"title": "different"}, headers=key, timeout=5)
+    assert other.status_code == 422
+
+
+def test_openapi_names_every_route():
+    assert OPENAPI["openapi"].startswith("3.1")
+    assert set(OPENAPI["paths"]) == {"/notes", "/notes/{id}"}
