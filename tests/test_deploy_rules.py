@@ -1,0 +1,217 @@
+"""helpers.deploy_rules: Dockerfile, Kubernetes and GitHub Actions rule checks."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from helpers.deploy_rules import (
+    check_dockerfile,
+    check_manifests,
+    check_workflow,
+    load_workflow,
+    parse_dockerfile,
+    rule_ids,
+)
+
+DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+FROM python:3.12.7-slim-bookworm AS builder
+WORKDIR /src
+COPY requirements.txt .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels \\
+        -r requirements.txt
+
+FROM python:3.12.7-slim-bookworm
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+RUN useradd --create-home --uid 10001 app
+WORKDIR /app
+COPY --from=builder /wheels /wheels
+RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+COPY helpers/ ./helpers/
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz')"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "helpers.mini_api:create_app()"]
+"""
+
+MANIFESTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: books-api}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: books-api}}
+  template:
+    metadata: {labels: {app: books-api}}
+    spec:
+      containers:
+        - name: api
+          image: registry.example.com/books-api:1.4.2
+          ports: [{containerPort: 8000, name: http}]
+          env:
+            - name: SECRET_KEY
+              valueFrom: {secretKeyRef: {name: books-api, key: secret-key}}
+          readinessProbe: {httpGet: {path: /readyz, port: http}}
+          livenessProbe: {httpGet: {path: /healthz, port: http}}
+          resources:
+            requests: {cpu: 100m, memory: 128Mi}
+            limits: {cpu: 500m, memory: 256Mi}
+          securityContext: {runAsNonRoot: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: books-api}
+spec:
+  selector: {app: books-api}
+  ports: [{port: 80, targetPort: http}]
+"""
+
+WORKFLOW = """\
+name: ci
+on:
+  push: {branches: [main]}
+  pull_request:
+permissions: {contents: read}
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: ruff check .
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+      - run: pytest
+  build:
+    needs: [lint, test]
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: docker build -t books-api .
+"""
+
+
+def test_parse_dockerfile_joins_continuations_and_drops_comments():
+    instructions = parse_dockerfile(DOCKERFILE)
+    assert instructions[0] == ("FROM", "python:3.12.7-slim-bookworm AS builder")
+    assert ("RUN", "pip wheel --no-cache-dir --wheel-dir /wheels  -r requirements.txt") in instructions
+
+
+def test_good_files_pass():
+    assert check_dockerfile(DOCKERFILE) == []
+    assert check_manifests(MANIFESTS) == []
+    assert check_workflow(WORKFLOW) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "rule"),
+    [
+        ("FROM python:3.12.7-slim-bookworm\n", "FROM python:latest\n", "unpinned-base"),
+        ("FROM python:3.12.7-slim-bookworm AS builder", "FROM python AS builder", "unpinned-base"),
+        ("USER app\n", "", "runs-as-root"),
+        ("USER app\n", "USER root\n", "runs-as-root"),
+        ("HEALTHCHECK", "# HEALTHCHECK", "no-healthcheck"),
+        ('CMD ["gunicorn", "--bind", "0.0.0.0:8000", "helpers.mini_api:create_app()"]',
+         "CMD gunicorn helpers.mini_api:create_app()", "shell-form-cmd"),
+        ("ENV PYTHONUNBUFFERED=1", "ENV SECRET_KEY=hunter2 PYTHONUNBUFFERED=1", "secret-in-image"),
+        ("COPY helpers/", "ADD helpers/", "add-instead-of-copy"),
+    ],
+)
+def test_dockerfile_rules(old, new, rule):
+    assert old in DOCKERFILE
+    assert rule in rule_ids(check_dockerfile(DOCKERFILE.replace(old, new)))
+
+
+def test_single_stage_and_empty_dockerfile():
+    single = "FROM python:3.12-slim\nUSER 1000\nHEALTHCHECK CMD true\nCMD [\"python\"]\n"
+    assert rule_ids(check_dockerfile(single)) == {"single-stage"}
+    assert rule_ids(check_dockerfile("")) == {"no-from"}
+    digest = "FROM python@sha256:" + "a" * 64 + "\n"
+    assert "unpinned-base" not in rule_ids(check_dockerfile(digest))
+
+
+def edited(path, value):
+    docs = list(yaml.safe_load_all(MANIFESTS))
+    target = docs
+    for key in path[:-1]:
+        target = target[key]
+    if value is None:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return docs
+
+
+CONTAINER = (0, "spec", "template", "spec", "containers", 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "rule"),
+    [
+        ((0, "spec", "replicas"), 1, "single-replica"),
+        ((*CONTAINER, "image"), "books-api:latest", "unpinned-image"),
+        ((*CONTAINER, "readinessProbe"), None, "no-readiness-probe"),
+        ((*CONTAINER, "livenessProbe"), None, "no-liveness-probe"),
+        ((*CONTAINER, "resources"), None, "no-resource-requests"),
+        ((*CONTAINER, "securityContext"), None, "may-run-as-root"),
+        ((*CONTAINER, "env"), [{"name": "DB_PASSWORD", "value": "x"}], "secret-in-manifest"),
+        ((0, "spec", "selector"), {"matchLabels": {"app": "other"}}, "selector-mismatch"),
+        ((1, "spec", "selector"), {"app": "other"}, "service-selector"),
+        ((1, "spec", "ports"), [{"port": 80, "targetPort": 9000}], "service-port"),
+    ],
+)
+def test_manifest_rules(path, value, rule):
+    assert rule in rule_ids(check_manifests(edited(path, value)))
+
+
+def test_manifests_need_both_kinds():
+    docs = list(yaml.safe_load_all(MANIFESTS))
+    assert rule_ids(check_manifests([docs[0]])) == {"no-service"}
+    assert "no-deployment" in rule_ids(check_manifests([docs[1]]))
+
+
+def test_load_workflow_restores_on_key():
+    assert set(load_workflow(WORKFLOW)["on"]) == {"push", "pull_request"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "rule"),
+    [
+        ("  pull_request:\n", "", "triggers"),
+        ("permissions: {contents: read}\n", "", "no-permissions"),
+        ("    needs: [lint, test]\n", "    needs: lint\n", "needs-test"),
+        ("actions/setup-python@v5", "actions/setup-python@main", "unpinned-action"),
+        (
+            "  lint:\n    runs-on: ubuntu-latest\n    steps:\n"
+            "      - uses: actions/checkout@v4\n      - run: ruff check .\n",
+            "",
+            "missing-job",
+        ),
+        (
+            "      - run: pytest\n",
+            "      - run: pytest\n        env: {API_TOKEN: abc123}\n",
+            "secret-in-workflow",
+        ),
+        ("jobs:", "jobs: [", "invalid-yaml"),
+    ],
+)
+def test_workflow_rules(old, new, rule):
+    assert old in WORKFLOW
+    assert rule in rule_ids(check_workflow(WORKFLOW.replace(old, new)))
+
+
+def test_workflow_secret_from_secrets_is_fine():
+    from_secrets = "      - run: pytest\n        env: {API_TOKEN: '${{ secrets.API_TOKEN }}'}\n"
+    text = WORKFLOW.replace("      - run: pytest\n", from_secrets)
+    assert check_workflow(text) == []
+
+
+def test_findings_read_well():
+    finding = check_dockerfile(DOCKERFILE.replace("USER app\n", ""))[0]
+    assert str(finding).startswith("[runs-as-root] ")
+    assert copy.copy(finding) == finding
