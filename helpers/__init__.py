@@ -1,10 +1,21 @@
 """Plumbing for the Backend Roadmap Lab notebooks, exercises and tests.
 
-Modules a notebook imports:
+Shared by every step:
 
-- :mod:`helpers.servers`: run a WSGI app on 127.0.0.1 in the background.
-- :mod:`helpers.local_httpbin`: a local httpbin for the HTTP material.
-- :mod:`helpers.measure`: small timing and plotting helpers for measured behaviour.
+- :mod:`helpers.servers`: run a WSGI app on 127.0.0.1 in the background (HTTP or HTTPS).
+- :mod:`helpers.measure`: timing helpers for measured behaviour.
+- :mod:`helpers.workloads`: CPU-bound work and a slow service for the concurrency demos.
+
+By step:
+
+- 02: :mod:`helpers.local_httpbin`, :mod:`helpers.http_wire` (raw HTTP, demo apps),
+  :mod:`helpers.rest_demo` (a small REST API), :mod:`helpers.oauth_demo` (OAuth2 + OIDC).
+- 03: :mod:`helpers.databases` (engines from DATABASE_URL), :mod:`helpers.dataset`,
+  :mod:`helpers.keyvalue` (Redis or fakeredis), :mod:`helpers.migrations` (Alembic).
+- 04, 06: :mod:`helpers.mini_api` (the books API), :mod:`helpers.wsgi_process`
+  (gunicorn/waitress subprocesses), :mod:`helpers.deploy_rules`.
+- 07: :mod:`helpers.tls` (a local CA), :mod:`helpers.vulnerable_apps` (attack, then fix).
+- 08: :mod:`helpers.observability` (JSON logs, request IDs, metrics).
 
 The course machinery (release, grading, the learner's self-check, benchmarks)
 lives in :mod:`helpers.course` and runs as ``python -m helpers.course ...``.

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from helpers.servers import stop_all
+
+# The committed walkthrough outputs are those of the default path (SQLite, fakeredis).
+# A DATABASE_URL or REDIS_URL left in the shell would switch the notebooks nbval runs to a
+# real server; tests/test_real_servers.py sets them itself, one test at a time.
+for _variable in ("DATABASE_URL", "REDIS_URL"):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(autouse=True)

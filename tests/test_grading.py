@@ -4,6 +4,7 @@ For each assignment a scratch nbgrader course is built from this repository, a b
 of submissions (see helpers/course/proofs.py) is autograded in one `nbgrader
 autograde` run, and each submission's per-cell scores are read from the gradebook.
 Adding a step means adding its notebooks and its wrong-answer catalogue; nothing here.
+Run one assignment's proofs with `pytest tests/test_grading.py -k 01_fundamentals`.
 """
 
 from __future__ import annotations
@@ -21,19 +22,6 @@ from helpers.course.steps import assignments
 pytestmark = pytest.mark.grading
 
 
-@pytest.fixture(scope="module", params=assignments())
-def graded(request, tmp_path_factory):
-    """One assignment's proof batch, autograded; yields (course, batch, results)."""
-    assignment = request.param
-    course = ScratchCourse(tmp_path_factory.mktemp(assignment), assignment)
-    course.generate()
-    batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
-    for expected in batch:
-        course.submit(expected.student, expected.notebook)
-    course.autograde()
-    return course, batch, course.results()
-
-
 def max_scores(course):
     cells = graded_cells(read(course.source_notebook))
     return {grade_id: float(cell.metadata.nbgrader["points"]) for grade_id, cell in cells.items()}
@@ -41,56 +29,6 @@ def max_scores(course):
 
 def expectation(batch, student):
     return next(e for e in batch if e.student == student)
-
-
-def test_solution_scores_full_marks(graded):
-    course, batch, results = graded
-    assert proofs.check_batch([expectation(batch, "solution")], results, max_scores(course)) == []
-
-
-def test_untouched_release_scores_zero(graded):
-    course, batch, results = graded
-    assert results["untouched-release"].total == 0
-    assert proofs.check_batch([expectation(batch, "untouched-release")], results, max_scores(course)) == []
-
-
-def test_each_mistake_loses_exactly_its_points(graded):
-    course, batch, results = graded
-    mistakes = [e for e in batch if e.student.startswith("mistake-")]
-    assert mistakes, f"tests/mistakes/{course.assignment}.yaml has no entries"
-    assert proofs.check_batch(mistakes, results, max_scores(course)) == []
-
-
-def test_every_graded_cell_fails_for_some_mistake(graded):
-    course, _, _ = graded
-    catalogue = proofs.load_mistakes(course.assignment)
-    targeted = {cell for m in catalogue for cell in m.fails}
-    graded_ids = set(max_scores(course))
-    assert graded_ids - targeted == set(), (
-        f"no wrong answer in tests/mistakes/{course.assignment}.yaml fails these test cells"
-    )
-    assert targeted - graded_ids == set(), "the catalogue names test cells that do not exist"
-
-
-def test_tampered_submissions_get_what_their_answers_earn(graded):
-    course, batch, results = graded
-    tampered = [e for e in batch if e.student.startswith("tampered-")]
-    assert proofs.check_batch(tampered, results, max_scores(course)) == []
-
-
-def test_runaway_submissions_are_graded_without_stopping_the_batch(graded):
-    course, batch, results = graded
-    runaway = [e for e in batch if e.student.startswith("runaway-")]
-    assert proofs.check_batch(runaway, results, max_scores(course)) == []
-    assert set(results) == {e.student for e in batch}, "every submission of the batch is graded"
-
-
-def test_exported_grades_match_the_gradebook(graded):
-    course, _, results = graded
-    run_nbgrader(["export", "--to", "grades.csv"], course.root)
-    with open(course.root / "grades.csv", newline="") as f:
-        rows = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
-    assert rows == {student: result.total for student, result in results.items()}
 
 
 def hidden_test_lines(course):
@@ -106,17 +44,98 @@ def hidden_test_lines(course):
     return lines
 
 
-def test_feedback_does_not_reveal_hidden_tests(graded):
-    course, _, results = graded
-    hidden = hidden_test_lines(course)
-    assert hidden, "the assignment has hidden tests"
-    name = f"{course.assignment}.ipynb"
-    graded_copy = (course.root / "autograded" / "untouched-release" / course.assignment / name).read_text()
-    assert any(line in graded_copy for line in hidden), "nbgrader ran the hidden tests"
-    for student in ("solution", "untouched-release"):
-        run_nbgrader(["generate_feedback", course.assignment, "--student", student, "--force"], course.root)
-        page = course.root / "feedback" / student / course.assignment / f"{course.assignment}.html"
-        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
-        leaked = [line for line in hidden if line in text]
-        assert leaked == [], f"{student}'s feedback shows hidden test code: {leaked[:3]}"
-        assert "Hidden tests ran here" in text
+_batches: dict[str, object] = {}  # assignment -> (course, batch, results), or the error
+
+
+def autograde_batch(assignment, tmp_path_factory):
+    """The assignment's proof batch, autograded once per test process."""
+    if assignment not in _batches:
+        try:
+            course = ScratchCourse(tmp_path_factory.mktemp(assignment), assignment)
+            course.generate()
+            batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
+            for expected in batch:
+                course.submit(expected.student, expected.notebook)
+            course.autograde()
+            _batches[assignment] = (course, batch, course.results())
+        except Exception as error:  # every test of the class reports it, without regrading
+            _batches[assignment] = error
+    if isinstance(_batches[assignment], Exception):
+        raise _batches[assignment]
+    return _batches[assignment]
+
+
+class GradingProofs:
+    """The proofs for one assignment; a subclass per assignment is made below."""
+
+    assignment: str
+
+    @pytest.fixture
+    def graded(self, tmp_path_factory):
+        return autograde_batch(self.assignment, tmp_path_factory)
+
+    def test_solution_scores_full_marks(self, graded):
+        course, batch, results = graded
+        assert proofs.check_batch([expectation(batch, "solution")], results, max_scores(course)) == []
+
+    def test_untouched_release_scores_zero(self, graded):
+        course, batch, results = graded
+        assert results["untouched-release"].total == 0
+        expected = [expectation(batch, "untouched-release")]
+        assert proofs.check_batch(expected, results, max_scores(course)) == []
+
+    def test_each_mistake_loses_exactly_its_points(self, graded):
+        course, batch, results = graded
+        mistakes = [e for e in batch if e.student.startswith("mistake-")]
+        assert mistakes, f"tests/mistakes/{course.assignment}.yaml has no entries"
+        assert proofs.check_batch(mistakes, results, max_scores(course)) == []
+
+    def test_every_graded_cell_fails_for_some_mistake(self, graded):
+        course, _, _ = graded
+        catalogue = proofs.load_mistakes(course.assignment)
+        targeted = {cell for m in catalogue for cell in m.fails}
+        graded_ids = set(max_scores(course))
+        assert graded_ids - targeted == set(), (
+            f"no wrong answer in tests/mistakes/{course.assignment}.yaml fails these test cells"
+        )
+        assert targeted - graded_ids == set(), "the catalogue names test cells that do not exist"
+
+    def test_tampered_submissions_get_what_their_answers_earn(self, graded):
+        course, batch, results = graded
+        tampered = [e for e in batch if e.student.startswith("tampered-")]
+        assert proofs.check_batch(tampered, results, max_scores(course)) == []
+
+    def test_runaway_submissions_are_graded_without_stopping_the_batch(self, graded):
+        course, batch, results = graded
+        runaway = [e for e in batch if e.student.startswith("runaway-")]
+        assert proofs.check_batch(runaway, results, max_scores(course)) == []
+        assert set(results) == {e.student for e in batch}, "every submission of the batch is graded"
+
+    def test_exported_grades_match_the_gradebook(self, graded):
+        course, _, results = graded
+        run_nbgrader(["export", "--to", "grades.csv"], course.root)
+        with open(course.root / "grades.csv", newline="") as f:
+            rows = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+        assert rows == {student: result.total for student, result in results.items()}
+
+    def test_feedback_does_not_reveal_hidden_tests(self, graded):
+        course, _, results = graded
+        hidden = hidden_test_lines(course)
+        assert hidden, "the assignment has hidden tests"
+        a = course.assignment
+        graded_copy = (course.root / "autograded" / "untouched-release" / a / f"{a}.ipynb").read_text()
+        assert any(line in graded_copy for line in hidden), "nbgrader ran the hidden tests"
+        for student in ("solution", "untouched-release"):
+            run_nbgrader(["generate_feedback", a, "--student", student, "--force"], course.root)
+            page = course.root / "feedback" / student / a / f"{a}.html"
+            text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+            leaked = [line for line in hidden if line in text]
+            assert leaked == [], f"{student}'s feedback shows hidden test code: {leaked[:3]}"
+            assert "Hidden tests ran here" in text
+
+
+# One class per assignment (TestGrading_01_fundamentals, ...): pytest-xdist's loadscope
+# runs each class on one worker, so assignments are graded in parallel.
+for _assignment in assignments():
+    _name = "TestGrading_" + _assignment.replace("-", "_")
+    globals()[_name] = type(_name, (GradingProofs,), {"assignment": _assignment})

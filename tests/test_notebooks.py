@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from helpers.course import navigation
 from helpers.course.grading import read
 from helpers.course.steps import NOTEBOOKS, REPO, STEPS, walkthroughs
 
@@ -60,3 +61,9 @@ def test_anatomy(path):
     closing = nb.cells[-1].source
     assert "## Recap" in closing, "ends with a recap"
     assert f"my-work/{path.stem}/{path.stem}.ipynb" in closing, "links to the step's exercises"
+
+
+@pytest.mark.parametrize("path", WALKTHROUGHS, ids=ids(WALKTHROUGHS))
+def test_navigation_is_current(path):
+    nb = read(path)
+    assert not navigation.apply(nb, path.stem), f"{path.name}'s navigation links are stale: {FIX}"

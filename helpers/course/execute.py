@@ -13,14 +13,16 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from helpers.course import navigation
 from helpers.course.steps import NOTEBOOKS, walkthroughs
 
 TIMEOUT = 120  # seconds per cell; a walkthrough cell should take a few
 
 
 def execute(path: Path) -> float:
-    """Execute ``path`` in place in a fresh kernel; return the seconds it took."""
+    """Refresh navigation, execute ``path`` in place in a fresh kernel; return the seconds."""
     nb = nbformat.read(path, as_version=4)
+    navigation.apply(nb, path.stem)
     client = NotebookClient(
         nb,
         timeout=TIMEOUT,

@@ -1,0 +1,45 @@
+"""Previous / contents / next links for the walkthroughs, generated, never kept by hand.
+
+``make execute`` refreshes the navigation cell (the cell with id ``navigation``,
+right after the opening cell) before running a notebook; the tests check it is current.
+"""
+
+from __future__ import annotations
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_markdown_cell
+
+from helpers.course.steps import STEPS, walkthroughs
+
+CELL_ID = "navigation"
+
+
+def navigation_markdown(slug: str) -> str:
+    """The navigation line for walkthrough ``slug`` among the walkthroughs that exist."""
+    built = [p.stem for p in walkthroughs()]
+    titles = {s.slug: s.title for s in STEPS}
+    index = built.index(slug)
+    parts = []
+    if index > 0:
+        prev = built[index - 1]
+        parts.append(f"← [{prev[:2]}: {titles.get(prev, prev)}]({prev}.ipynb)")
+    parts.append("[Contents](../README.md#the-steps)")
+    if index + 1 < len(built):
+        nxt = built[index + 1]
+        parts.append(f"[{nxt[:2]}: {titles.get(nxt, nxt)}]({nxt}.ipynb) →")
+    return " | ".join(parts)
+
+
+def apply(nb: NotebookNode, slug: str) -> bool:
+    """Insert or refresh ``nb``'s navigation cell; True if it changed."""
+    text = navigation_markdown(slug)
+    for cell in nb.cells:
+        if cell.get("id") == CELL_ID:
+            if cell.source == text:
+                return False
+            cell.source = text
+            return True
+    cell = new_markdown_cell(text)
+    cell["id"] = CELL_ID
+    nb.cells.insert(1, cell)
+    return True

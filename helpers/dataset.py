@@ -1,0 +1,157 @@
+"""A seeded online-shop dataset for step 03: customers, products, orders, items, reviews.
+
+:func:`build` creates the tables (with their constraints) on any engine from
+:mod:`helpers.databases` and fills them deterministically: the same ``seed`` gives
+the same rows on SQLite, PostgreSQL and MariaDB. ``size="full"`` makes enough rows
+(over 100,000 order items) for indexes to matter; ``size="small"`` is for exercises.
+
+Money is stored as integer cents: floating point cannot represent 0.10 exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+__all__ = ["SIZES", "build", "metadata", "tables"]
+
+metadata = sa.MetaData()
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("email", sa.String(120), nullable=False, unique=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+products = sa.Table(
+    "products", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sku", sa.String(20), nullable=False, unique=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("category", sa.String(30), nullable=False),
+    sa.Column("price_cents", sa.Integer, sa.CheckConstraint("price_cents > 0"), nullable=False),
+    sa.Column("stock", sa.Integer, sa.CheckConstraint("stock >= 0"), nullable=False),
+)
+
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.CheckConstraint("status IN ('paid', 'shipped', 'cancelled')", name="ck_orders_status"),
+)
+
+order_items = sa.Table(
+    "order_items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id"), nullable=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("quantity", sa.Integer, sa.CheckConstraint("quantity > 0"), nullable=False),
+    sa.Column("unit_price_cents", sa.Integer, nullable=False),
+)
+
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("rating", sa.Integer, sa.CheckConstraint("rating BETWEEN 1 AND 5"), nullable=False),
+    sa.Column("title", sa.String(80), nullable=False),
+)
+
+tables = {t.name: t for t in (customers, products, orders, order_items, reviews)}
+
+#: Rows per table: (customers, products, orders, order_items per order on average, reviews)
+SIZES = {
+    "full": {"customers": 5_000, "products": 500, "orders": 40_000, "items_per_order": 3, "reviews": 10_000},
+    "small": {"customers": 200, "products": 50, "orders": 1_000, "items_per_order": 3, "reviews": 300},
+}
+
+FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
+         "Guido", "Edsger", "Radia", "Tim", "Katherine", "John", "Hedy", "Donald", "Sophie"]
+LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
+        "Allen", "van Rossum", "Dijkstra", "Perlman", "Berners-Lee", "Johnson", "Backus", "Lamarr",
+        "Knuth", "Wilson"]
+COUNTRIES = ["DE", "FR", "GB", "IN", "NL", "PL", "US", "BR", "JP", "ES"]
+CATEGORIES = {
+    "books": ["Guide", "Handbook", "Cookbook", "Primer", "Notes"],
+    "kitchen": ["Mug", "Kettle", "Teapot", "Grinder", "Tray"],
+    "office": ["Notebook", "Pen", "Lamp", "Desk mat", "Stapler"],
+    "garden": ["Shovel", "Hose", "Planter", "Gloves", "Rake"],
+    "toys": ["Puzzle", "Robot", "Kite", "Yo-yo", "Blocks"],
+}
+ADJECTIVES = ["Blue", "Classic", "Compact", "Deluxe", "Eco", "Giant", "Mini", "Pro", "Quiet", "Red"]
+START = datetime(2024, 1, 1)
+
+
+def _rows(size: str, seed: int) -> dict[str, list[dict]]:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    spec = SIZES[size]
+    rng = random.Random(seed)  # noqa: S311 (reproducible fake data, not secrets)
+    rows: dict[str, list[dict]] = {name: [] for name in tables}
+    for cid in range(1, spec["customers"] + 1):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        rows["customers"].append({
+            "id": cid, "email": f"{first.lower()}.{last.lower().replace(' ', '')}{cid}@example.com",
+            "name": f"{first} {last}", "country": rng.choice(COUNTRIES),
+            "created_at": START + timedelta(minutes=rng.randrange(365 * 24 * 60)),
+        })
+    prices = {}
+    category_names = sorted(CATEGORIES)
+    for pid in range(1, spec["products"] + 1):
+        category = category_names[(pid - 1) % len(category_names)]
+        noun = rng.choice(CATEGORIES[category])
+        price = rng.randrange(199, 9999)
+        prices[pid] = price
+        rows["products"].append({
+            "id": pid, "sku": f"SKU-{pid:05d}", "name": f"{rng.choice(ADJECTIVES)} {noun} {pid}",
+            "category": category, "price_cents": price, "stock": rng.randrange(0, 200),
+        })
+    item_id = 0
+    n_customers, n_products = spec["customers"], spec["products"]
+    for oid in range(1, spec["orders"] + 1):
+        # A few customers order a lot (a long tail, as in real shops).
+        customer = min(int(rng.paretovariate(1.2)), n_customers) if rng.random() < 0.2 \
+            else rng.randrange(1, n_customers + 1)
+        status = rng.choices(["paid", "shipped", "cancelled"], weights=[3, 6, 1])[0]
+        rows["orders"].append({
+            "id": oid, "customer_id": customer, "status": status,
+            "created_at": START + timedelta(minutes=rng.randrange(365 * 24 * 60)),
+        })
+        for _ in range(rng.randint(1, 2 * spec["items_per_order"] - 1)):
+            item_id += 1
+            product = rng.randrange(1, n_products + 1)
+            rows["order_items"].append({
+                "id": item_id, "order_id": oid, "product_id": product,
+                "quantity": rng.choice([1, 1, 1, 2, 2, 3]), "unit_price_cents": prices[product],
+            })
+    titles = ["Great", "Does the job", "Broke quickly", "Love it", "Meh", "Worth the price"]
+    for rid in range(1, spec["reviews"] + 1):
+        rows["reviews"].append({
+            "id": rid, "product_id": rng.randrange(1, n_products + 1),
+            "customer_id": rng.randrange(1, n_customers + 1),
+            "rating": rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 4, 5])[0],
+            "title": rng.choice(titles),
+        })
+    return rows
+
+
+def build(eng: Engine, size: str = "full", seed: int = 3) -> dict[str, int]:
+    """Create the shop's tables on ``eng`` (replacing them) and fill them; return row counts."""
+    rows = _rows(size, seed)
+    metadata.drop_all(eng)
+    metadata.create_all(eng)
+    with eng.begin() as conn:
+        for name, table in tables.items():
+            batch = rows[name]
+            for start in range(0, len(batch), 20_000):
+                conn.execute(table.insert(), batch[start:start + 20_000])
+    return {name: len(batch) for name, batch in rows.items()}

@@ -1,0 +1,173 @@
+"""Step 03 on real servers: PostgreSQL and MariaDB (DATABASE_URL) and Redis (REDIS_URL).
+
+nbval checks the walkthrough's committed outputs on the default path (SQLite and
+fakeredis). Here the same walkthrough and the same grading proofs run again with the
+environment variable pointing at a real server, when one is reachable:
+
+- the walkthrough executes top to bottom in a fresh kernel with no error and no stderr,
+  and says it used that server (outputs differ between engines, so they are not compared);
+- the exercises' proof batch (tests/test_grading.py's, built by helpers.course.proofs)
+  autogrades as it does on SQLite: the solution full marks, the release zero, every
+  wrong answer of tests/mistakes/03-databases.yaml losing exactly its cells.
+
+Each run sets ``LAB_RUN_ID`` to a fresh value, so the schemas, databases and Redis keys
+it creates have names of their own (``lab_<run>_...``, ``lab:<run>_...``); the notebook
+removes its own, and the test removes whatever a killed kernel left behind.
+
+Servers are probed with a short timeout; an unreachable one is skipped with the reason
+printed. The URLs can be changed with LAB_TEST_POSTGRES_URL, LAB_TEST_MARIADB_URL and
+LAB_TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+
+import nbformat
+import pytest
+import redis
+import sqlalchemy as sa
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from helpers import databases
+from helpers.course import proofs
+from helpers.course.grading import ScratchCourse, graded_cells, read
+from helpers.course.steps import NOTEBOOKS
+
+pytestmark = pytest.mark.realserver
+
+STEP = "03-databases"
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    env_var: str  # what the notebook reads
+    url: str
+    says: str  # what the notebook prints when it uses this server
+
+
+SERVERS = [
+    Server("postgresql", "DATABASE_URL",
+           os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+           "Database: PostgreSQL"),
+    Server("mariadb", "DATABASE_URL",
+           os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+           "Database: MariaDB"),
+    Server("redis", "REDIS_URL",
+           os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+           "Key-value store: Redis"),
+]
+
+
+def unreachable(server: Server) -> str | None:
+    """Why ``server`` cannot be used (None when it answers), probing with a short timeout."""
+    try:
+        if server.env_var == "REDIS_URL":
+            client = redis.Redis.from_url(server.url, socket_connect_timeout=2, socket_timeout=2)
+            client.ping()
+            client.close()
+        else:
+            eng = sa.create_engine(databases.server_url(server.url), poolclass=sa.pool.NullPool,
+                                   connect_args={"connect_timeout": 2})
+            try:
+                with eng.connect() as conn:
+                    version = str(conn.execute(sa.text("SELECT version()")).scalar())
+            finally:
+                eng.dispose()
+            if server.name == "mariadb" and "mariadb" not in version.lower():
+                return f"{server.url} is not MariaDB ({version})"
+    except Exception as error:  # any failure to connect means: skip, with the reason
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return f"{server.name} not reachable at {server.url}: {type(error).__name__}: {detail}"
+    return None
+
+
+@pytest.fixture(params=SERVERS, ids=[s.name for s in SERVERS])
+def server(request, monkeypatch):
+    """The server under test, with its environment variable set and a fresh run id."""
+    srv: Server = request.param
+    reason = unreachable(srv)
+    if reason:
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    run_id = f"t{secrets.token_hex(3)}"
+    for var in ("DATABASE_URL", "REDIS_URL"):  # only the server under test; the rest is default
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(srv.env_var, srv.url)
+    monkeypatch.setenv("LAB_RUN_ID", run_id)
+    leftovers: dict[str, list[str]] = {}
+    yield srv, run_id, leftovers
+    leftovers["removed"] = remove_leftovers(srv, run_id)
+
+
+def remove_leftovers(srv: Server, run_id: str) -> list[str]:
+    """Drop every schema, database or key of this run still on the server; return their names."""
+    if srv.env_var == "REDIS_URL":
+        client = redis.Redis.from_url(srv.url, decode_responses=True, socket_connect_timeout=2)
+        try:
+            keys = sorted(client.scan_iter(match=f"lab:{run_id}_*", count=500))
+            if keys:
+                client.delete(*keys)
+            return keys
+        finally:
+            client.close()
+    return databases.drop_leftovers(srv.url, prefix=f"lab_{run_id}_")
+
+
+def outputs(nb) -> tuple[str, list[str]]:
+    """All stdout text of ``nb``, and the sources of cells that wrote to stderr."""
+    stdout, noisy = [], []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.outputs:
+            if out.output_type == "stream" and out.name == "stdout":
+                stdout.append(out.text)
+            elif out.output_type == "stream" and out.name == "stderr":
+                noisy.append(cell.source.splitlines()[0] + " -> " + out.text.strip()[:200])
+    return "".join(stdout), noisy
+
+
+def test_walkthrough_runs_on_the_real_server(server):
+    srv, run_id, _ = server
+    nb = nbformat.read(NOTEBOOKS / f"{STEP}.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"the walkthrough failed on {srv.name} ({srv.url}):\n{error}")
+    stdout, noisy = outputs(nb)
+    assert srv.says in stdout, f"the notebook never says it used {srv.name}: no {srv.says!r} in its output"
+    if srv.env_var == "REDIS_URL":
+        assert "fakeredis" not in stdout, "with REDIS_URL set, the notebook must not fall back to fakeredis"
+    assert noisy == [], f"cells wrote to stderr on {srv.name}: {noisy}"
+    left = remove_leftovers(srv, run_id)
+    assert left == [], f"the notebook left these behind on {srv.name}: {left}"
+
+
+@pytest.mark.grading
+def test_grading_proofs_hold_on_the_real_server(server, tmp_path):
+    srv, _, _ = server
+    course = ScratchCourse(tmp_path / STEP, STEP)
+    course.generate()
+    batch = proofs.build_batch(course.source_notebook, course.released_notebook, STEP)
+    for expected in batch:
+        course.submit(expected.student, expected.notebook)
+    course.autograde()  # nbgrader runs with os.environ: the server's variable is set
+    results = course.results()
+    max_scores = {grade_id: float(cell.metadata.nbgrader["points"])
+                  for grade_id, cell in graded_cells(read(course.source_notebook)).items()}
+
+    solution = results.get("solution")
+    assert solution is not None, f"the solution was not graded on {srv.name}"
+    assert solution.total == solution.max_total, (
+        f"the solution lost points on {srv.name}: {sorted(solution.lost())}"
+    )
+    assert results["untouched-release"].total == 0, f"the release scored points on {srv.name}"
+    problems = proofs.check_batch(batch, results, max_scores)
+    assert problems == [], f"on {srv.name}:\n" + "\n".join(problems)
