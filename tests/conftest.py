@@ -20,3 +20,14 @@ def _no_servers_left_running():
     """Every test starts and ends with no background server registered."""
     yield
     stop_all()
+
+
+@pytest.fixture
+def db(request, monkeypatch):
+    """A fresh SQLite database from helpers.databases for one test, dropped afterwards."""
+    from helpers.databases import drop, engine
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    eng = engine(request.module.__name__.rsplit(".", 1)[-1].replace("_", "-"))
+    yield eng
+    drop(eng)

@@ -27,14 +27,6 @@ from helpers.databases import (
 )
 
 
-@pytest.fixture
-def db(monkeypatch):
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    eng = engine("test-databases")
-    yield eng
-    drop(eng)
-
-
 def test_default_is_sqlite_in_a_temporary_directory(db):
     assert kind(db) == "sqlite"
     assert describe(db).startswith("SQLite (embedded, a file in a temporary directory")

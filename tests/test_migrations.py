@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from helpers import migrations
-from helpers.databases import drop, engine
 
 REVISION = '''
 import sqlalchemy as sa
@@ -23,14 +21,6 @@ def upgrade():
 def downgrade():
     op.drop_table("notes")
 '''
-
-
-@pytest.fixture
-def db(monkeypatch):
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    eng = engine("test-migrations")
-    yield eng
-    drop(eng)
 
 
 def test_upgrade_and_downgrade(db, tmp_path, capsys):

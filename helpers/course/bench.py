@@ -5,6 +5,7 @@
 - each walkthrough: seconds to execute top to bottom in a fresh kernel (target 20 s);
 - each assignment: autograde seconds per submission (target 3 s), over the solution,
   the untouched release and the wrong-answer catalogue;
+- step 03's dataset: seconds to build it on SQLite (target 5 s);
 - the whole test suite (target 10 min), unless ``--no-suite``.
 
 Nothing is written into the repository: notebooks run from a temporary copy.
@@ -24,7 +25,7 @@ from helpers.course.execute import execute
 from helpers.course.grading import ScratchCourse
 from helpers.course.steps import NOTEBOOKS, REPO, assignments, walkthroughs
 
-TARGETS = {"walkthrough": 20.0, "autograde": 3.0, "suite": 600.0}
+TARGETS = {"walkthrough": 20.0, "autograde": 3.0, "dataset": 5.0, "suite": 600.0}
 
 
 def bench_walkthrough(path: Path) -> float:
@@ -50,6 +51,19 @@ def bench_autograde(assignment: str) -> tuple[float, int]:
     return seconds / len(batch), len(batch)
 
 
+def bench_dataset() -> tuple[float, int]:
+    """(seconds, rows in the biggest table) to build step 03's dataset on SQLite."""
+    from helpers import databases, dataset
+
+    eng = databases.engine("bench-dataset", url="")  # "" means SQLite, whatever DATABASE_URL says
+    try:
+        start = time.perf_counter()
+        counts = dataset.build(eng)
+        return time.perf_counter() - start, max(counts.values())
+    finally:
+        databases.drop(eng)
+
+
 def bench_suite() -> float:
     """Seconds for the whole test suite (``python -m pytest``)."""
     start = time.perf_counter()
@@ -72,6 +86,9 @@ def run(suite: bool = True) -> int:
     for assignment in assignments():
         per, n = bench_autograde(assignment)
         print(f"  {assignment:<20} {per:6.2f} s   ({n} submissions)   {verdict(per, TARGETS['autograde'])}")
+    seconds, rows = bench_dataset()
+    print(f"step 03 dataset build  {seconds:6.1f} s   ({rows:,} rows in the biggest table)   "
+          f"{verdict(seconds, TARGETS['dataset'])}")
     if suite:
         s = bench_suite()
         print(f"whole test suite       {s:6.0f} s   {verdict(s, TARGETS['suite'])}")
