@@ -14,13 +14,33 @@ filtering (``?tag=``), offset and cursor pagination, and idempotency keys on
 
 from __future__ import annotations
 
+import re
 import threading
+from http import HTTPStatus
 
 from flask import Flask, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
 
 __all__ = ["OPENAPI", "create_app"]
 
 TAGS = ("work", "home", "ideas")
+
+
+#: RFC 9457: with ``type: about:blank`` the ``title`` must be the status code's standard phrase.
+#: A problem of our own gets its own ``type`` URI (a ``tag:`` URI need not resolve) and title.
+IDEMPOTENCY_REUSED = "tag:notes-api.example,2026:idempotency-key-reused"
+#: RFC 9110's reason phrases (Python's HTTPStatus says "Unprocessable Entity" before 3.13).
+_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 415: "Unsupported Media Type",
+           422: "Unprocessable Content"}
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: "²".isdigit() is True, int("²") raises
+
+
+class _Problem(Exception):
+    """Raised inside a view; answered as application/problem+json."""
+
+    def __init__(self, status: int, detail: str, type_: str = "about:blank", title: str | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.type, self.title = status, detail, type_, title
 
 
 def create_app(seed: int = 0) -> Flask:
@@ -40,52 +60,72 @@ def create_app(seed: int = 0) -> Flask:
     for n in range(1, seed + 1):
         store(f"note {n}", TAGS[(n - 1) % len(TAGS)])
 
-    def problem(status: int, title: str, detail: str):
-        response = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    def problem(status: int, detail: str, type_: str = "about:blank", title: str | None = None):
+        title = title or _TITLES.get(status, HTTPStatus(status).phrase)
+        body = {"type": type_, "title": title, "status": status, "detail": detail}
+        response = jsonify(body)
         response.status_code = status
         response.mimetype = "application/problem+json"
         return response
 
-    def validated(body: object) -> dict | None:
-        if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"]:
-            return None
-        if body.get("tag", "work") not in TAGS:
-            return None
-        return {"title": body["title"], "tag": body.get("tag", "work")}
+    @app.errorhandler(_Problem)
+    def answer_problem(error: _Problem):
+        return problem(error.status, error.detail, error.type, error.title)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # 404 for unknown URLs, 405 with Allow, ...
+        response = problem(error.code or 500, error.description)
+        for name, value in error.get_response().headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers.add(name, value)
+        return response
+
+    def note_body() -> dict:
+        """The request's note: 415 if not JSON, 400 if malformed, 422 if the fields are wrong."""
+        if not request.is_json:
+            raise _Problem(415, "send the note as JSON (Content-Type: application/json)")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise _Problem(400, "the body must be a JSON object")
+        title, tag = body.get("title"), body.get("tag", "work")
+        if not isinstance(title, str) or not title.strip() or tag not in TAGS:
+            raise _Problem(422, f"send a non-empty title and a tag in {list(TAGS)}")
+        return {"title": title, "tag": tag}
 
     def int_arg(name: str, default: int, low: int, high: int) -> int:
-        value = request.args.get(name, default, type=int)
-        return max(low, min(high, value))
+        """A whole-number query parameter in [low, high]; anything else is a 400 (no silent default)."""
+        raw = request.args.get(name, "")
+        if raw == "":
+            return default
+        if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+            raise _Problem(400, f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+        return int(raw)
 
     @app.get("/v1/notes")
     def list_notes():
         tag = request.args.get("tag")
         limit = int_arg("limit", 10, 1, 100)
+        offset = int_arg("offset", 0, 0, MAX_ID)  # checked even when a cursor makes it unused
         with lock:
             rows = [n for n in sorted(notes.values(), key=lambda n: n["id"]) if tag in (None, n["tag"])]
         if "cursor" in request.args:  # keyset: "the ones after id N", stable under inserts
-            after = request.args.get("cursor", 0, type=int)
+            after = int_arg("cursor", 0, 0, MAX_ID)
             page = [n for n in rows if n["id"] > after][:limit]
             more = bool(page) and page[-1]["id"] < rows[-1]["id"]
             return {"items": page, "next_cursor": page[-1]["id"] if more else None}
-        offset = int_arg("offset", 0, 0, 10**9)
         return {"items": rows[offset:offset + limit], "offset": offset, "limit": limit,
                 "total": len(rows)}
 
     @app.post("/v1/notes")
     def create_note():
-        body = request.get_json(silent=True)
-        data = validated(body)
-        if data is None:
-            return problem(422, "Invalid note", "send JSON with a non-empty title and a tag in "
-                           f"{list(TAGS)}")
+        data = note_body()
         key = request.headers.get("Idempotency-Key")
         with lock:
             if key and key in replies:
                 first_body, response = replies[key]
                 if first_body != data:
-                    return problem(422, "Idempotency-Key reused",
-                                   "this key was used with a different request body")
+                    raise _Problem(422, "this Idempotency-Key was used with a different request body",
+                                   IDEMPOTENCY_REUSED, "Idempotency-Key reused")
                 return response  # the same answer again: no second note
             note = store(**data)
             response = (note, 201, {"Location": url_for("get_note", note_id=note["id"])})
@@ -97,17 +137,15 @@ def create_app(seed: int = 0) -> Flask:
     def get_note(note_id: int):
         note = notes.get(note_id)
         if note is None:
-            return problem(404, "Not found", f"no note {note_id}")
+            raise _Problem(404, f"no note {note_id}")
         return note
 
     @app.put("/v1/notes/<int:note_id>")
     def replace_note(note_id: int):
-        data = validated(request.get_json(silent=True))
-        if data is None:
-            return problem(422, "Invalid note", "send JSON with a non-empty title and a valid tag")
+        data = note_body()
         with lock:
             if note_id not in notes:
-                return problem(404, "Not found", f"no note {note_id}")
+                raise _Problem(404, f"no note {note_id}")
             notes[note_id] = {"id": note_id, **data}
         return notes[note_id]
 
@@ -115,19 +153,60 @@ def create_app(seed: int = 0) -> Flask:
     def delete_note(note_id: int):
         with lock:
             if notes.pop(note_id, None) is None:
-                return problem(404, "Not found", f"no note {note_id}")
+                raise _Problem(404, f"no note {note_id}")
         return "", 204
 
     return app
+
+
+MAX_ID = 2**63 - 1
+_PROBLEM = {"description": "problem details (RFC 9457)",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_NOTE_REF = {"$ref": "#/components/schemas/Note"}
+_INPUT = {"required": True,
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NoteInput"}}}}
+_BODY_ERRORS = {"400": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
 _NOTE = {
     "type": "object",
     "required": ["id", "title", "tag"],
     "properties": {
-        "id": {"type": "integer"},
+        "id": {"type": "integer", "minimum": 1},
         "title": {"type": "string", "minLength": 1},
         "tag": {"type": "string", "enum": list(TAGS)},
+    },
+}
+# What a client sends: no id (the server chooses it); tag defaults to "work".
+_NOTE_INPUT = {
+    "type": "object",
+    "required": ["title"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "pattern": r"\S"},
+        "tag": {"type": "string", "enum": list(TAGS), "default": "work"},
+    },
+}
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                   "status": {"type": "integer"}, "detail": {"type": "string"}},
+}
+_PAGE = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "items": _NOTE_REF},
+        "offset": {"type": "integer"}, "limit": {"type": "integer"}, "total": {"type": "integer"},
+        "next_cursor": {"type": ["integer", "null"]},
     },
 }
 
@@ -139,32 +218,40 @@ OPENAPI = {
     "paths": {
         "/notes": {
             "get": {
-                "summary": "List notes, newest last",
+                "summary": "List notes, oldest first",
                 "parameters": [
-                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                    _query("tag", {"type": "string"}, "only notes with this tag"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                           "notes per page"),
+                    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0},
+                           "offset pagination: skip this many notes"),
+                    _query("cursor", {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                           "cursor pagination: the notes after this id (replaces offset)"),
                 ],
-                "responses": {"200": {"description": "A page of notes"}},
+                "responses": {"200": _json("A page of notes", {"$ref": "#/components/schemas/NotePage"}),
+                              "400": _PROBLEM},
             },
             "post": {
                 "summary": "Create a note",
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Note"}}},
-                },
-                "responses": {"201": {"description": "Created; Location names the new note"},
-                              "422": {"description": "Invalid note (problem details)"}},
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"},
+                                "description": "a retry with the same key replays the first answer"}],
+                "requestBody": _INPUT,
+                "responses": {"201": {**_json("Created", _NOTE_REF), "headers": {
+                                  "Location": {"description": "the new note", "schema": {"type": "string"}}}},
+                              **_BODY_ERRORS},
             },
         },
         "/notes/{id}": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            "get": {"summary": "One note", "responses": {"200": {"description": "The note"},
-                                                         "404": {"description": "No such note"}}},
-            "put": {"summary": "Replace a note", "responses": {"200": {"description": "Replaced"}}},
-            "delete": {"summary": "Delete a note", "responses": {"204": {"description": "Deleted"}}},
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0}}],
+            "get": {"summary": "One note",
+                    "responses": {"200": _json("The note", _NOTE_REF), "404": _PROBLEM}},
+            "put": {"summary": "Replace a note", "requestBody": _INPUT,
+                    "responses": {"200": _json("Replaced", _NOTE_REF), "404": _PROBLEM, **_BODY_ERRORS}},
+            "delete": {"summary": "Delete a note",
+                       "responses": {"204": {"description": "Deleted"}, "404": _PROBLEM}},
         },
     },
-    "components": {"schemas": {"Note": _NOTE}},
+    "components": {"schemas": {"Note": _NOTE, "NoteInput": _NOTE_INPUT, "NotePage": _PAGE,
+                               "Problem": _PROBLEM_SCHEMA}},
 }

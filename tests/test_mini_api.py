@@ -119,9 +119,73 @@ def test_pagination_and_filters(client):
     assert client.get("/books?q=%25").json["total"] == 0  # % is a literal, not a wildcard
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=101", "per_page=-1"])
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=101", "per_page=-1",
+                                   "page=\u00b2", "page=\u0663", "page=9223372036854775808",
+                                   "page=1000001", "page= 1"])
 def test_bad_pagination_is_400(client, query):
-    assert client.get(f"/books?{query}").status_code == 400
+    """Superscripts and other Unicode digits ("²".isdigit() is True) and 64-bit overflows: 400, not 500."""
+    response = client.get(f"/books?{query}")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize("book_id", [2**63 - 1, 2**63, 10**30])
+def test_huge_ids_are_404_not_500(client, book_id):
+    for method in ("GET", "PATCH", "DELETE"):
+        response = client.open(f"/books/{book_id}", method=method, json={"year": 2000})
+        assert response.status_code == 404 and response.mimetype == PROBLEM, (method, response.json)
+
+
+def test_integral_float_year_and_lone_surrogate(client):
+    """JSON has one number type (1990.0 is 1990); a lone surrogate cannot be stored: 422, not 500."""
+    assert client.post("/books", json={"title": "T", "author": "A", "year": 1990.0}).json["year"] == 1990
+    assert client.post("/books", json={"title": "T", "author": "A", "year": 1990.5}).status_code == 422
+    bad = client.post("/books", data='{"title": "\\ud800", "author": "A"}', content_type="application/json")
+    assert bad.status_code == 422 and bad.mimetype == PROBLEM
+
+
+def test_error_responses_keep_the_exception_headers(app):
+    """WWW-Authenticate on a 401 and Retry-After on a 429/503 survive the problem-details handler."""
+    from flask import abort
+    from werkzeug.datastructures import WWWAuthenticate
+    from werkzeug.exceptions import TooManyRequests, Unauthorized
+
+    @app.get("/private")
+    def private():
+        raise Unauthorized("log in first", www_authenticate=WWWAuthenticate("Bearer", {"realm": "books"}))
+
+    @app.get("/busy")
+    def busy():
+        raise TooManyRequests("slow down", retry_after=30)
+
+    @app.get("/teapot")
+    def teapot():
+        abort(418)
+
+    client = app.test_client()
+    private_response = client.get("/private")
+    assert private_response.status_code == 401 and private_response.mimetype == PROBLEM
+    assert private_response.headers["WWW-Authenticate"].startswith("Bearer realm=")
+    busy_response = client.get("/busy")
+    assert busy_response.headers["Retry-After"] == "30" and busy_response.mimetype == PROBLEM
+    assert client.get("/teapot").mimetype == PROBLEM
+
+
+def test_nosniff_on_every_response(client):
+    for url in ("/healthz", "/books", "/nope"):
+        assert client.get(url).headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_openapi_book_schema_accepts_a_real_book(client):
+    """The response schema accepts what the API returns (id included, year null)."""
+    import jsonschema
+
+    doc = client.get("/openapi.json").json
+    created = client.post("/books", json={"title": "T", "author": "A"}).json
+    resolver_schema = {**doc["components"]["schemas"]["Book"], "$defs": {}}
+    jsonschema.validate(created, resolver_schema)
+    patch = doc["paths"]["/books/{book_id}"]["patch"]
+    assert "required" not in doc["components"]["schemas"]["BookPatch"]
+    assert {"400", "413", "415", "422", "404"} <= set(patch["responses"])
 
 
 def test_request_id_and_timing(client):

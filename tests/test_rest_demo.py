@@ -50,3 +50,37 @@ def test_idempotency_key_replays_the_first_answer():
 def test_openapi_names_every_route():
     assert OPENAPI["openapi"].startswith("3.1")
     assert set(OPENAPI["paths"]) == {"/notes", "/notes/{id}"}
+
+
+def test_bad_bodies_and_queries_get_the_right_problem():
+    """Malformed JSON 400, not JSON 415, wrong fields 422; ?limit=abc is a 400, never a silent 10."""
+    client = create_app(seed=3).test_client()
+    cases = [({"data": "{oops", "content_type": "application/json"}, 400),
+             ({"data": {"title": "form"}}, 415), ({"json": ["a list"]}, 400), ({"json": {"title": " "}}, 422)]
+    for kwargs, status in cases:
+        for method in ("post", "put"):
+            url = "/v1/notes" if method == "post" else "/v1/notes/1"
+            response = getattr(client, method)(url, **kwargs)
+            assert response.status_code == status, (method, kwargs, response.json)
+            assert response.mimetype == "application/problem+json"
+    for query in ["limit=abc", "limit=0", "limit=101", "offset=-1", "cursor=x", "limit=\u00b2"]:
+        response = client.get(f"/v1/notes?{query}")
+        assert response.status_code == 400, (query, response.json)
+
+
+def test_problem_titles_are_standard_with_about_blank():
+    """RFC 9457: with type about:blank the title is the status phrase; our own problem has its own type."""
+    client = create_app().test_client()
+    body = client.get("/v1/notes/9").json
+    assert (body["type"], body["title"]) == ("about:blank", "Not Found")
+    key = {"Idempotency-Key": "k"}
+    client.post("/v1/notes", json={"title": "a"}, headers=key)
+    reused = client.post("/v1/notes", json={"title": "b"}, headers=key).json
+    assert reused["type"] != "about:blank" and reused["title"] == "Idempotency-Key reused"
+
+
+def test_openapi_input_has_no_id_and_offset_is_documented():
+    note_input = OPENAPI["components"]["schemas"]["NoteInput"]
+    assert "id" not in note_input.get("required", []) and "id" not in note_input["properties"]
+    params = {p["name"] for p in OPENAPI["paths"]["/notes"]["get"]["parameters"]}
+    assert {"offset", "limit", "cursor", "tag"} <= params

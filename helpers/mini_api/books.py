@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -11,19 +12,27 @@ from werkzeug.exceptions import BadRequest, NotFound
 from helpers.mini_api.db import Book, get_session
 from helpers.mini_api.validation import json_body, validate_book
 
-__all__ = ["bp", "page_links"]
+__all__ = ["MAX_ID", "MAX_PAGE", "bp", "page_links"]
 
 bp = Blueprint("books", __name__, url_prefix="/books")
 
+#: Largest id a route accepts: SQL databases store ids as signed 64-bit integers, and
+#: SQLite raises OverflowError (a 500) for anything bigger, so such an id is simply not found.
+MAX_ID = 2**63 - 1
+#: Largest page number: (page - 1) * per_page must stay a 64-bit OFFSET.
+MAX_PAGE = 1_000_000
+# ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects (a 500).
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
-def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
         raise BadRequest(f"query parameter {name!r} must be a positive integer, got {raw!r}")
     value = int(raw)
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise BadRequest(f"query parameter {name!r} must be at most {maximum}, got {value}")
     return value
 
@@ -44,7 +53,8 @@ def page_links(base: str, page: int, per_page: int, total: int, params: dict[str
 
 
 def _find(book_id: int) -> Book:
-    book = get_session().get(Book, book_id)
+    # An id beyond 64 bits cannot exist; SQLite would raise OverflowError (a 500) for it.
+    book = get_session().get(Book, book_id) if book_id <= MAX_ID else None
     if book is None:
         raise NotFound(f"no book with id {book_id}")
     return book
@@ -53,7 +63,7 @@ def _find(book_id: int) -> Book:
 @bp.get("")
 def list_books() -> Response:
     """Books, ``per_page`` at a time; filter with ``author=`` (exact) and ``q=`` (in the title)."""
-    page = _int_arg("page", 1)
+    page = _int_arg("page", 1, maximum=MAX_PAGE)
     per_page = _int_arg("per_page", 10, maximum=current_app.config["PER_PAGE_MAX"])
     query = select(Book)
     filters = {}

@@ -25,7 +25,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Give every request an ID (``g.request_id``, echoed in ``X-Request-ID``) and time it."""
+    """Give every request an ID (``g.request_id``, echoed in ``X-Request-ID``), time it, add ``nosniff``."""
 
     @app.before_request
     def start() -> None:
@@ -35,6 +35,9 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def finish(response: Response) -> Response:
+        # Browsers must not guess ("sniff") another media type than the one we declare:
+        # a JSON body containing <script> must never be run as HTML.
+        response.headers["X-Content-Type-Options"] = "nosniff"
         if "request_id" in g:
             response.headers[REQUEST_ID_HEADER] = g.request_id
         if "started" in g:

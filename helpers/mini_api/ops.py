@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Blueprint, Response, current_app, request
@@ -63,7 +64,8 @@ def work() -> dict:
     a time however many threads it has; only more processes (workers) run them in parallel.
     """
     raw = request.args.get("n", "100000")
-    if not raw.isdigit() or int(raw) > 5_000_000:
+    # ASCII digits only: "²".isdigit() is True but int("²") raises (a 500).
+    if not re.fullmatch(r"[0-9]{1,7}", raw) or int(raw) > 5_000_000:
         raise BadRequest("n must be a whole number from 0 to 5000000")
     n = int(raw)
     return {"n": n, "sum_of_squares": sum(i * i for i in range(n))}

@@ -53,8 +53,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         response = problem(error.code or 500, error.name, error.description)
-        if error.code == 405 and error.valid_methods:  # RFC 9110: a 405 says what is allowed
-            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        # Keep the headers the exception carries: Allow on a 405 (RFC 9110), WWW-Authenticate
+        # on a 401, Retry-After on a 429 or 503. Only the body and its media type change.
+        for name, value in error.get_response().headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers.add(name, value)
         return response
 
     @app.errorhandler(Exception)

@@ -38,6 +38,14 @@ def json_body(request: Request) -> dict[str, Any]:
     return data
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_book(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
     """The cleaned fields of a book; raises ValidationFailed (422) with one entry per problem.
 
@@ -51,9 +59,14 @@ def validate_book(data: dict[str, Any], *, partial: bool = False) -> dict[str, A
                 errors.append({"field": name, "message": "is required"})
             continue
         value = data[name]
+        if kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON (and JSON Schema) has one number type: 1990.0 is the integer 1990
         # bool is a subclass of int in Python, but `true` is not a year.
         if not isinstance(value, kind) or isinstance(value, bool):
             errors.append({"field": name, "message": f"must be {_TYPE_NAMES[kind]}"})
+        elif kind is str and not _is_utf8(value):
+            # "\ud800" (a lone surrogate) is valid JSON, but no database can store it as UTF-8.
+            errors.append({"field": name, "message": "must be valid Unicode text"})
         elif kind is str and not value.strip():
             errors.append({"field": name, "message": "must not be blank"})
         elif kind is str and len(value) > MAX_TEXT:
