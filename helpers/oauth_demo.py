@@ -5,7 +5,8 @@ Small enough to read in one sitting, strict where the specifications are strict:
 - the **authorization server** (:func:`create_authorization_server`) implements the
   authorization-code grant with PKCE (RFC 6749, RFC 7636, S256 only), client
   authentication with HTTP Basic, single-use codes bound to the client, the
-  redirect URI and the code challenge, and OpenID Connect's ID token (RS256),
+  redirect URI and the code challenge, refresh tokens that rotate on every use
+  (a reused one revokes its whole family, RFC 9700 section 4.14), and OpenID Connect's ID token (RS256),
   ``/userinfo``, discovery (``/.well-known/openid-configuration``) and JWKS;
 - the **resource server** (:func:`create_resource_server`) accepts only RS256 access
   tokens signed by that issuer, for its own audience, with the scope it needs.
@@ -80,6 +81,10 @@ def create_authorization_server(private_key: rsa.RSAPrivateKey, clock=time.time)
     app.config["ISSUER"] = "http://127.0.0.1"
     codes: dict[str, dict] = {}
     tokens: dict[str, str] = {}  # access token -> username, for /userinfo
+    # Refresh tokens rotate: each is single use, and its successor joins the same "family"
+    # (one per login). Presenting a used one means it was copied: the whole family is revoked.
+    refresh_tokens: dict[str, dict] = {}  # token -> {"username", "scope", "family", "used"}
+    revoked_families: set[str] = set()
     lock = threading.Lock()
     kid = "demo-key-1"
     public_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
@@ -98,7 +103,7 @@ def create_authorization_server(private_key: rsa.RSAPrivateKey, clock=time.time)
             "userinfo_endpoint": f"{issuer}/userinfo",
             "jwks_uri": f"{issuer}/jwks.json",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": DEMO_CLIENT["scope"].split(),
             "subject_types_supported": ["public"],
@@ -163,8 +168,10 @@ def create_authorization_server(private_key: rsa.RSAPrivateKey, clock=time.time)
             response.headers["WWW-Authenticate"] = 'Basic realm="token"'
             return response
         form = request.form
+        if form.get("grant_type") == "refresh_token":
+            return refresh(form.get("refresh_token", ""))
         if form.get("grant_type") != "authorization_code":
-            return _oauth_error(400, "unsupported_grant_type", "only authorization_code")
+            return _oauth_error(400, "unsupported_grant_type", "only authorization_code and refresh_token")
         with lock:
             grant = codes.pop(form.get("code", ""), None)  # single use, even when it fails
         if grant is None or grant["expires"] < clock():
@@ -174,20 +181,39 @@ def create_authorization_server(private_key: rsa.RSAPrivateKey, clock=time.time)
         verifier = form.get("code_verifier", "")
         if not hmac.compare_digest(_s256(verifier), grant["code_challenge"]):
             return _oauth_error(400, "invalid_grant", "code_verifier does not match code_challenge")
+        return issue(grant["username"], grant["scope"], grant["nonce"], family=secrets.token_hex(8))
+
+    def refresh(presented: str):
+        """Rotate: a new access and refresh token for an unused refresh token of a live family."""
+        with lock:
+            record = refresh_tokens.get(presented)
+            if record is None or record["family"] in revoked_families:
+                return _oauth_error(400, "invalid_grant", "unknown or revoked refresh token")
+            if record["used"]:
+                revoked_families.add(record["family"])  # reuse: someone holds a copy; end the login
+                return _oauth_error(400, "invalid_grant", "refresh token reused: every refresh token "
+                                    "of this login is revoked")
+            record["used"] = True
+        return issue(record["username"], record["scope"], None, family=record["family"])
+
+    def issue(username: str, scope: str, nonce: str | None, *, family: str):
         now = int(clock())
         issuer = app.config["ISSUER"]
-        access_token = sign({"iss": issuer, "sub": grant["username"], "aud": API_AUDIENCE,
-                             "scope": grant["scope"], "iat": now, "exp": now + TOKEN_TTL,
+        access_token = sign({"iss": issuer, "sub": username, "aud": API_AUDIENCE,
+                             "scope": scope, "iat": now, "exp": now + TOKEN_TTL,
                              "client_id": DEMO_CLIENT["client_id"], "jti": secrets.token_hex(8)})
+        refresh_token = secrets.token_urlsafe(32)
         with lock:
-            tokens[access_token] = grant["username"]
+            tokens[access_token] = username
+            refresh_tokens[refresh_token] = {"username": username, "scope": scope, "family": family,
+                                             "used": False}
         body = {"access_token": access_token, "token_type": "Bearer", "expires_in": TOKEN_TTL,
-                "scope": grant["scope"]}
-        if "openid" in grant["scope"].split():
-            id_claims = {"iss": issuer, "sub": grant["username"], "aud": DEMO_CLIENT["client_id"],
+                "refresh_token": refresh_token, "scope": scope}
+        if "openid" in scope.split():
+            id_claims = {"iss": issuer, "sub": username, "aud": DEMO_CLIENT["client_id"],
                          "iat": now, "exp": now + TOKEN_TTL, "auth_time": now}
-            if grant["nonce"]:
-                id_claims["nonce"] = grant["nonce"]
+            if nonce:
+                id_claims["nonce"] = nonce
             body["id_token"] = sign(id_claims)
         response = jsonify(body)
         response.headers["Cache-Control"] = "no-store"

@@ -85,6 +85,8 @@ def create_app(seed: int = 0) -> Flask:
         if not request.is_json:
             raise _Problem(415, "send the note as JSON (Content-Type: application/json)")
         body = request.get_json(silent=True)
+        if body is None:
+            raise _Problem(400, "the body is not valid JSON")
         if not isinstance(body, dict):
             raise _Problem(400, "the body must be a JSON object")
         title, tag = body.get("title"), body.get("tag", "work")

@@ -88,3 +88,36 @@ def test_api_rejects_missing_forged_and_wrong_audience_tokens(demo):
     discovery = requests.get(demo.provider.url + "/.well-known/openid-configuration", timeout=5).json()
     assert discovery["issuer"] == demo.provider.url
     assert discovery["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_refresh_tokens_rotate_and_reuse_revokes_the_family(demo):
+    """Each refresh token works once; presenting a used one revokes every token of that login."""
+    c = demo.client
+    verifier = generate_token(48)
+    session, answer = authorize(demo, verifier)
+    first = session.fetch_token(demo.provider.url + "/token", authorization_response=answer.headers["Location"],
+                                code_verifier=verifier)
+    auth = (c["client_id"], c["client_secret"])
+
+    def refresh(token):
+        return requests.post(demo.provider.url + "/token", auth=auth, timeout=5,
+                             data={"grant_type": "refresh_token", "refresh_token": token})
+
+    second = refresh(first["refresh_token"])
+    assert second.status_code == 200 and second.json()["refresh_token"] != first["refresh_token"]
+    reuse = refresh(first["refresh_token"])
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    revoked = refresh(second.json()["refresh_token"])
+    assert revoked.status_code == 400, "after a reuse, the successor must be revoked too"
+
+
+def test_authlib_checks_state_only_when_given(demo):
+    """fetch_token(state=...) refuses a callback whose state is not ours (login CSRF)."""
+    from authlib.oauth2.rfc6749.errors import MismatchingStateException
+
+    verifier = generate_token(48)
+    session, _ = authorize(demo, verifier)
+    forged = demo.client["redirect_uri"] + "?code=attacker-code&state=attacker-state"
+    with pytest.raises(MismatchingStateException):
+        session.fetch_token(demo.provider.url + "/token", authorization_response=forged,
+                            code_verifier=verifier, state="our-state")
