@@ -95,8 +95,8 @@ def test_refresh_tokens_rotate_and_reuse_revokes_the_family(demo):
     c = demo.client
     verifier = generate_token(48)
     session, answer = authorize(demo, verifier)
-    first = session.fetch_token(demo.provider.url + "/token", authorization_response=answer.headers["Location"],
-                                code_verifier=verifier)
+    first = session.fetch_token(demo.provider.url + "/token", code_verifier=verifier,
+                                authorization_response=answer.headers["Location"])
     auth = (c["client_id"], c["client_secret"])
 
     def refresh(token):
