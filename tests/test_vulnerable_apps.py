@@ -12,6 +12,7 @@ from helpers.vulnerable_apps import (
     SimulatedBrowser,
     create_attacker_site,
     create_bank_app,
+    create_invoice_app,
     create_login_app,
     create_xss_app,
 )
@@ -140,3 +141,173 @@ def test_throttled_app_answers_429_with_retry_after():
 def test_throttle_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError, match="max_failures"):
         LoginThrottle(**kwargs)
+
+
+# ------------------------------------------------ the fixed apps hold up against attacks
+# (issue 17 §3): what a scanner such as sqlmap or schemathesis would try, pinned here.
+
+
+def fixed_login_client(rounds=4, throttle=None):
+    return create_login_app(False, throttle=throttle, bcrypt_rounds=rounds).test_client()
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["a" * 73, "a" * 70 + "🔑", DEMO_USERS["alice"] + "x" * 72, DEMO_USERS["alice"] + "\x00", "\x00"],
+)
+def test_fixed_login_answers_hostile_passwords_with_a_plain_401(password):
+    client = fixed_login_client()
+    for user in ("alice", "nobody"):
+        response = client.post("/login", data={"username": user, "password": password})
+        assert response.status_code == 401, (user, password[:10], response.status_code)
+        assert response.get_json() == {"error": "invalid credentials"}
+
+
+def test_an_over_long_password_is_a_counted_failure():
+    clock = Clock()
+    client = fixed_login_client(throttle=LoginThrottle(2, 60, clock))
+    statuses = [client.post("/login", data={"username": "alice", "password": "p" * 100}).status_code
+                for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_a_password_sharing_the_first_72_bytes_is_not_accepted():
+    """bcrypt 4.x truncated silently; the app must not log in with a longer variant."""
+    client = fixed_login_client()
+    long_right = DEMO_USERS["admin"] * 3  # 81 bytes, its first 72 are not the password
+    assert len(long_right.encode()) > 72
+    response = client.post("/login", data={"username": "admin", "password": long_right})
+    assert response.status_code == 401
+
+
+def test_unknown_and_known_users_get_the_same_answer():
+    client = fixed_login_client()
+    known = client.post("/login", data={"username": "alice", "password": "wrong"})
+    unknown = client.post("/login", data={"username": "mallory", "password": "wrong"})
+    assert (known.status_code, known.get_data()) == (unknown.status_code, unknown.get_data())
+
+
+def _median_login_time(client, username, n=7):
+    import statistics
+    import time
+
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        client.post("/login", data={"username": username, "password": "wrong password"})
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_unknown_users_take_as_long_as_known_ones():
+    """A dummy hash of the same cost is checked for unknown users: timing tells nothing."""
+    client = fixed_login_client(rounds=8)  # ~10 ms a hash: far above the noise of the rest
+    _median_login_time(client, "alice", n=1)  # warm up
+    known = _median_login_time(client, "alice")
+    unknown = _median_login_time(client, "nobody-at-all")
+    assert 0.5 < unknown / known < 2, f"known user {known * 1e3:.1f} ms, unknown {unknown * 1e3:.1f} ms"
+
+
+def test_bcrypt_rejects_over_long_passwords():
+    """pyproject pins bcrypt>=5: the walkthrough shows hashpw raising on 73 bytes."""
+    import bcrypt
+
+    with pytest.raises(ValueError, match="72 bytes"):
+        bcrypt.hashpw(b"a" * 73, bcrypt.gensalt(4))
+
+
+def logged_in_bank(**kwargs):
+    client = create_bank_app(csrf_token=False, **kwargs).test_client()
+    client.post("/login", data={"username": "alice"})
+    return client
+
+
+@pytest.mark.parametrize("amount", ["-500", "0", "ten", "1e3", "²", " 5", "5.5", "", "99999999999999999999",
+                                    "1000001"])
+def test_bank_rejects_bad_amounts_with_400(amount):
+    client = logged_in_bank()
+    response = client.post("/transfer", data={"to": "bob", "amount": amount})
+    assert response.status_code == 400, (amount, response.status_code)
+    assert "amount" in response.get_json()["error"]
+    assert client.get("/transfers").get_json() == []
+
+
+def test_bank_rejects_a_missing_recipient_with_400():
+    client = logged_in_bank()
+    assert client.post("/transfer", data={"amount": "5"}).status_code == 400
+    assert client.post("/transfer", data={"to": " ", "amount": "5"}).status_code == 400
+
+
+def test_bank_lists_transfers_to_their_owners_only():
+    bank = create_bank_app(csrf_token=False)
+    anonymous = bank.test_client()
+    assert anonymous.get("/transfers").status_code == 401
+    alice, carol = bank.test_client(), bank.test_client()
+    alice.post("/login", data={"username": "alice"})
+    carol.post("/login", data={"username": "carol"})
+    assert alice.post("/transfer", data={"to": "bob", "amount": "7"}).status_code == 200
+    assert alice.get("/transfers").get_json() == [{"from": "alice", "to": "bob", "amount": 7}]
+    assert carol.get("/transfers").get_json() == []
+
+
+def test_samesite_none_without_secure_is_rejected_by_the_browser_model():
+    bank = serve(create_bank_app(csrf_token=True, samesite="None"))
+    browser = SimulatedBrowser()
+    browser.post(bank.url + "/login", data={"username": "alice"})
+    assert browser.rejected == [("session", "SameSite=None requires Secure")]
+    assert browser.get(bank.url + "/transfer").status_code == 401  # not logged in
+
+
+def test_secure_cookies_are_not_set_over_plain_http():
+    bank = serve(create_bank_app(csrf_token=True, samesite="None", secure_cookie=True))
+    browser = SimulatedBrowser()
+    browser.post(bank.url + "/login", data={"username": "alice"})
+    assert browser.rejected == [("session", "Secure cookie set over plain HTTP")]
+
+
+def test_secure_samesite_none_cookies_work_over_https():
+    from helpers.tls import LocalTLS
+
+    tls = LocalTLS()
+    try:
+        bank = serve(create_bank_app(csrf_token=True, samesite="None", secure_cookie=True),
+                     ssl_context=tls.server_context())
+        browser = SimulatedBrowser()
+        browser.post(bank.url + "/login", data={"username": "alice"}, verify=tls.ca_file)
+        assert browser.rejected == []
+        assert browser.get(bank.url + "/transfer", verify=tls.ca_file).status_code == 200
+        bank.stop()
+    finally:
+        tls.cleanup()
+
+
+@pytest.mark.parametrize("vulnerable", [True, False])
+def test_invoices_need_a_valid_bearer_token(vulnerable):
+    app = create_invoice_app(vulnerable)
+    client = app.test_client()
+    no_scheme = app.config["API_TOKENS"]["bob"]
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": no_scheme}):
+        response = client.get("/invoices/1041", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(("vulnerable", "leaked"), [(True, True), (False, False)])
+def test_idor(vulnerable, leaked):
+    app = create_invoice_app(vulnerable)
+    bob = {"Authorization": "Bearer " + app.config["API_TOKENS"]["bob"]}
+    client = app.test_client()
+    assert client.get("/invoices", headers=bob).get_json() == {"invoices": [1042]}
+    assert client.get("/invoices/1042", headers=bob).get_json()["owner"] == "bob"
+    alices = client.get("/invoices/1041", headers=bob)
+    assert (alices.status_code == 200) is leaked
+    if not leaked:  # not yours and not there look the same
+        assert (alices.status_code, alices.get_json()) == (404, {"error": "no such invoice"})
+        assert client.get("/invoices/9999", headers=bob).get_json() == alices.get_json()
+        assert "owner = ?" in app.config["SQL_LOG"][-1]
+
+
+def test_invoice_ids_beyond_64_bits_are_a_404_not_a_500():
+    app = create_invoice_app(False)
+    bob = {"Authorization": "bearer " + app.config["API_TOKENS"]["bob"]}  # scheme: any case
+    assert app.test_client().get("/invoices/" + "9" * 30, headers=bob).status_code == 404
