@@ -29,6 +29,7 @@ Typical use::
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -169,7 +170,12 @@ def _find_git() -> str:
 
 def git_version() -> tuple[int, ...]:
     """The installed git's version, e.g. ``(2, 39, 5)``."""
-    out = subprocess.run([_find_git(), "--version"], capture_output=True, text=True, check=True).stdout
+    return _installed_version(_find_git())
+
+
+@functools.cache
+def _installed_version(git: str) -> tuple[int, ...]:
+    out = subprocess.run([git, "--version"], capture_output=True, text=True, check=True).stdout
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
     if match is None:
         raise GitTooOld(f"cannot read git's version from {out!r}")
@@ -295,6 +301,7 @@ class Lab:
     clock: Clock = field(default_factory=Clock)
 
     def __post_init__(self) -> None:
+        require_git()  # a clear message, not a confusing failure, on a too old git
         self.git = _find_git()
         self._tmp = None
         if self.root is None:

@@ -132,6 +132,8 @@ def test_require_git_reports_a_too_old_git(monkeypatch):
     monkeypatch.setattr(git_lab, "git_version", lambda: (2, 20, 1))
     with pytest.raises(GitTooOld, match=r"needs git >= 2\.32, but git 2\.20\.1"):
         require_git()
+    with pytest.raises(GitTooOld, match="please upgrade git"):
+        Lab()
 
 
 def test_subcommand_skips_global_options():
