@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "release":
         from helpers.course.release import release as release_all
+        from helpers.course.steps import find_step
 
-        for assignment in release_all(args.steps or None):
+        # `make release STEP=05` passes a prefix: resolve it as `execute` and `reset` do.
+        slugs = [find_step(step).slug for step in args.steps]
+        for assignment in release_all(slugs or None):
             print(f"released exercises/{assignment}/")
         return 0
     if args.command == "bench":
