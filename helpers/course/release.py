@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from helpers.course.grading import ScratchCourse
-from helpers.course.steps import EXERCISES, assignments
+from helpers.course.steps import EXERCISES, assignments, find_step
 
 FIX = "run `make release` (or `python -m helpers.course release`) and commit exercises/"
 
@@ -45,6 +45,8 @@ def stale(assignment: str) -> list[str]:
 def release(selected: list[str] | None = None) -> list[str]:
     """Regenerate ``exercises/`` for the selected (default: all) assignments."""
     done = []
+    # `make release STEP=09` names a step by its number, like `make execute STEP=09`.
+    selected = [find_step(name).slug for name in selected] if selected else None
     with tempfile.TemporaryDirectory() as tmp:
         for assignment in selected or assignments():
             folder = generate(assignment, Path(tmp))

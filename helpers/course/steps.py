@@ -51,7 +51,7 @@ STEPS = [
     Step("06-deployment", "Servers and deployment"),
     Step("07-security", "Security: TLS, passwords, injection, XSS, CSRF"),
     Step("08-observability", "Logging and monitoring"),
-    Step("09-beyond-rest", "APIs beyond REST: GraphQL, gRPC"),
+    Step("09-beyond-rest", "APIs beyond REST: GraphQL, gRPC, WebSockets, async"),
     Step("10-projects", "Build projects: blog, shop, chat"),
 ]
 

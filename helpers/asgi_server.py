@@ -1,0 +1,212 @@
+"""Run an ASGI app (Starlette, a Strawberry GraphQL app) with uvicorn on 127.0.0.1 in the background.
+
+The notebook kernel already runs an asyncio event loop, so ``uvicorn.run()`` (which
+starts its own loop and blocks) and ``asyncio.run()`` fail in a cell. :func:`serve_asgi`
+runs uvicorn's server in a daemon thread with an event loop of its own, on a socket
+bound to a free port, waits until it answers, and returns an :class:`AsgiServer`::
+
+    from helpers.asgi_server import serve_asgi
+    server = serve_asgi(app, "chat")        # e.g. http://127.0.0.1:54321
+    requests.get(server.url + "/hello")     # ws:// URLs: server.ws_url + "/ws"
+    server.stop()
+
+Like :mod:`helpers.servers`, servers are kept in a registry by name: starting one under
+a name that is already running stops the old one first, so re-running a cell never
+leaks a port or a thread. All servers stop at interpreter exit. uvicorn logs nothing
+(no access log, no start-up banner on stderr): nbval compares stderr, and nbgrader
+zeroes a test cell that writes to it. An exception raised by the app is recorded and
+re-raised in the notebook by :meth:`AsgiServer.check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import http.client
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+__all__ = ["AsgiServer", "AsgiServerError", "running", "serve_asgi", "stop_all"]
+
+HOST = "127.0.0.1"
+#: Answered by the wrapper itself, so the readiness probe never reaches the app.
+READY_PATH = "/__helpers_ready__"
+
+_registry: dict[str, AsgiServer] = {}
+_registry_lock = threading.Lock()
+
+
+class AsgiServerError(RuntimeError):
+    """An exception raised inside a background ASGI server, re-raised in the caller's thread."""
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn's server without signal handlers (only the main thread may install them)."""
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+        pass
+
+    def capture_signals(self):  # uvicorn >= 0.29 (a context manager)
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+class AsgiServer:
+    """An ASGI app served by uvicorn from a daemon thread. Create it with :func:`serve_asgi`."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self.name = name
+        self.app = app
+        self.errors: list[BaseException] = []
+        self._errors_lock = threading.Lock()
+        # Bind the socket here, so the port is known (and ours) before the thread starts.
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say TCP, and
+        # without it every keep-alive response waits ~40 ms for a delayed ACK (Nagle).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((HOST, 0))
+        self.port: int = self._socket.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}"
+        self.ws_url = f"ws://{HOST}:{self.port}"
+        config = uvicorn.Config(
+            self._wrapped,
+            log_config=None,  # do not touch the logging module's configuration
+            log_level="critical",
+            access_log=False,
+            lifespan="off",
+            interface="asgi3",  # a bound method is not detected as ASGI 3 by "auto"
+            ws="websockets-sansio",
+            ws_ping_interval=None,  # pings are shown explicitly in the notebook
+            timeout_graceful_shutdown=1,
+        )
+        self._server = _QuietServer(config)
+        self._thread = threading.Thread(target=self._run, name=f"asgi-{name}", daemon=True)
+        self._stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout: float = 5.0) -> AsgiServer:
+        """Start serving and return once the server answers an HTTP request."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            try:
+                self.check()
+            except AsgiServerError:
+                self.stop()
+                raise
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()
+                raise AsgiServerError(f"server {self.name!r} did not answer within {timeout} s")
+            time.sleep(0.02)
+        return self
+
+    def _answers(self) -> bool:
+        if not self._server.started:
+            return False
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=1)
+        try:
+            conn.request("GET", READY_PATH)
+            return conn.getresponse().status == 204
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit, wait for its thread and release the port. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        self._server.force_exit = True  # do not wait for open WebSockets or streams
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._socket.close()
+        with _registry_lock:
+            if _registry.get(self.name) is self:
+                del _registry[self.name]
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread is serving."""
+        return self._thread.is_alive() and not self._stopped
+
+    def check(self) -> None:
+        """Re-raise the first error the app or the server thread raised, if any (then clear it)."""
+        with self._errors_lock:
+            if not self.errors:
+                return
+            error = self.errors.pop(0)
+        raise AsgiServerError(f"server {self.name!r} raised {type(error).__name__}: {error}") from error
+
+    def __enter__(self) -> AsgiServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<AsgiServer {self.name!r} {'running' if self.running else 'stopped'}>"
+
+    # -- internals -----------------------------------------------------------------
+
+    def _record(self, error: BaseException) -> None:
+        with self._errors_lock:
+            self.errors.append(error)
+
+    def _run(self) -> None:
+        # A fresh event loop in this thread: the kernel's loop belongs to the kernel.
+        try:
+            asyncio.run(self._server.serve(sockets=[self._socket]))
+        except BaseException as exc:  # the thread would die silently otherwise
+            self._record(exc)
+
+    async def _wrapped(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == READY_PATH:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            # Recorded for check(); not re-raised, or uvicorn would log it to stderr.
+            self._record(exc)
+
+
+def serve_asgi(app: Any, name: str | None = None, *, timeout: float = 5.0) -> AsgiServer:
+    """Serve the ASGI ``app`` on a free port of 127.0.0.1 from a background thread.
+
+    ``name`` keys the registry (default: the app's class name); a server already running
+    under that name is stopped first, which makes re-running a notebook cell safe.
+    Returns once the server answers.
+    """
+    name = name or type(app).__name__
+    with _registry_lock:
+        previous = _registry.pop(name, None)
+    if previous is not None:
+        previous.stop()
+    server = AsgiServer(app, name)
+    with _registry_lock:
+        _registry[name] = server
+    return server.start(timeout=timeout)
+
+
+def running() -> dict[str, AsgiServer]:
+    """The servers started by :func:`serve_asgi` that are still registered, by name."""
+    with _registry_lock:
+        return dict(_registry)
+
+
+def stop_all() -> None:
+    """Stop every server started by :func:`serve_asgi` (also runs at interpreter exit)."""
+    for server in list(running().values()):
+        server.stop()
+
+
+atexit.register(stop_all)
