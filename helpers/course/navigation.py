@@ -6,6 +6,7 @@ right after the opening cell) before running a notebook; the tests check it is c
 
 from __future__ import annotations
 
+import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell
 
@@ -43,3 +44,18 @@ def apply(nb: NotebookNode, slug: str) -> bool:
     cell["id"] = CELL_ID
     nb.cells.insert(1, cell)
     return True
+
+
+def refresh_all() -> list[str]:
+    """Refresh the navigation cell of every walkthrough in place, without running it.
+
+    Adding a step changes its neighbours' links; a markdown cell is not compared by nbval,
+    so the neighbours need no re-run. Returns the names of the notebooks it changed.
+    """
+    changed = []
+    for path in walkthroughs():
+        nb = nbformat.read(path, as_version=4)
+        if apply(nb, path.stem):
+            nbformat.write(nb, path)
+            changed.append(path.name)
+    return changed
