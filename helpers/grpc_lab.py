@@ -118,8 +118,13 @@ class GrpcServer:
         self._server.start()
         return self
 
-    def stop(self, grace: float | None = None) -> None:
-        """Stop serving, cancel calls in flight after ``grace`` seconds, free the port. Idempotent."""
+    def stop(self, grace: float | None = 0.2) -> None:
+        """Stop serving, cancel calls in flight after ``grace`` seconds, free the port. Idempotent.
+
+        A grace period makes the server say goodbye with a normal GOAWAY; ``grace=None``
+        cancels calls at once with an error GOAWAY, which gRPC's C core logs to stderr
+        in a client whose connection is still open (nbval and nbgrader see that line).
+        """
         if self._stopped:
             return
         self._stopped = True
