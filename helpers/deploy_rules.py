@@ -122,6 +122,16 @@ def check_dockerfile(text: str) -> list[Finding]:
     users = [args.split(":")[0].strip() for keyword, args in final if keyword == "USER"]
     if not users or users[-1] in ("root", "0"):
         findings.append(Finding("runs-as-root", "add USER with a non-root user in the final stage"))
+    elif not users[-1].isdigit():
+        # Kubernetes' runAsNonRoot can only verify a numeric user: with `USER app` the
+        # kubelet refuses to start the container ("image has non-numeric user").
+        findings.append(
+            Finding(
+                "non-numeric-user",
+                f"USER {users[-1]}: use the numeric UID (e.g. USER 10001:10001) "
+                "so runAsNonRoot can verify it",
+            )
+        )
     if not any(keyword == "HEALTHCHECK" and not args.upper().startswith("NONE") for keyword, args in final):
         findings.append(Finding("no-healthcheck", "add HEALTHCHECK CMD ... probing the health endpoint"))
     commands = [(keyword, args) for keyword, args in final if keyword in ("CMD", "ENTRYPOINT")]
@@ -159,7 +169,9 @@ def _documents(manifests: str | Iterable[dict[str, Any]]) -> list[dict[str, Any]
     return [d for d in manifests if d]
 
 
-def _check_container(name: str, container: dict[str, Any]) -> list[Finding]:
+def _check_container(
+    name: str, container: dict[str, Any], pod_security: dict[str, Any] | None = None
+) -> list[Finding]:
     findings = []
     image = container.get("image", "")
     if not _image_is_pinned(image):
@@ -182,9 +194,34 @@ def _check_container(name: str, container: dict[str, Any]) -> list[Finding]:
                 Finding(f"no-resource-{part}", f"container {name}: set resources.{part} for cpu and memory")
             )
     security = container.get("securityContext") or {}
-    if security.get("runAsNonRoot") is not True:
+    pod = pod_security or {}
+    if security.get("runAsNonRoot", pod.get("runAsNonRoot")) is not True:
         findings.append(
             Finding("may-run-as-root", f"container {name}: set securityContext.runAsNonRoot: true")
+        )
+    # The rest of Kubernetes' "restricted" Pod Security Standard.
+    if security.get("allowPrivilegeEscalation") is not False:
+        findings.append(
+            Finding(
+                "privilege-escalation",
+                f"container {name}: set securityContext.allowPrivilegeEscalation: false",
+            )
+        )
+    dropped = {str(c).upper() for c in ((security.get("capabilities") or {}).get("drop") or [])}
+    if "ALL" not in dropped:
+        findings.append(
+            Finding(
+                "capabilities-not-dropped",
+                f"container {name}: drop every Linux capability (securityContext.capabilities.drop: [ALL])",
+            )
+        )
+    seccomp = (security.get("seccompProfile") or pod.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        findings.append(
+            Finding(
+                "no-seccomp-profile",
+                f"container {name}: set securityContext.seccompProfile.type: RuntimeDefault",
+            )
         )
     for env in container.get("env") or []:
         if SECRET_NAME.search(env.get("name", "")) and "value" in env:
@@ -203,7 +240,11 @@ def check_manifests(manifests: str | Iterable[dict[str, Any]]) -> list[Finding]:
     Rules: a Deployment exists (``no-deployment``) with at least 2 replicas
     (``single-replica``), a selector matching its pod labels (``selector-mismatch``),
     and containers with pinned images, readiness and liveness probes, resource requests
-    and limits, ``runAsNonRoot`` and no literal secrets; a Service exists
+    and limits, no literal secrets, and the security context of Kubernetes' *restricted*
+    Pod Security Standard: ``runAsNonRoot`` (``may-run-as-root``),
+    ``allowPrivilegeEscalation: false`` (``privilege-escalation``), ``capabilities.drop:
+    [ALL]`` (``capabilities-not-dropped``) and a ``RuntimeDefault`` seccomp profile
+    (``no-seccomp-profile``; the pod's securityContext counts for it and runAsNonRoot); a Service exists
     (``no-service``) whose selector picks the Deployment's pods and whose
     ``targetPort`` is a container port (``service-selector``, ``service-port``).
     """
@@ -231,13 +272,16 @@ def check_manifests(manifests: str | Iterable[dict[str, Any]]) -> list[Finding]:
                     f"deployment {name}: selector.matchLabels must match the pod template labels",
                 )
             )
-        containers = (template.get("spec") or {}).get("containers") or []
+        pod_spec = template.get("spec") or {}
+        containers = pod_spec.get("containers") or []
         if not containers:
             findings.append(
                 Finding("no-containers", f"deployment {name}: the pod template has no containers")
             )
         for container in containers:
-            findings.extend(_check_container(container.get("name", "?"), container))
+            findings.extend(
+                _check_container(container.get("name", "?"), container, pod_spec.get("securityContext"))
+            )
             for port in container.get("ports") or []:
                 ports.add(port.get("containerPort"))
                 if port.get("name"):
@@ -299,9 +343,10 @@ def check_workflow(text: str, required_jobs: Iterable[str] = ("lint", "test", "b
     ``required_jobs`` (``missing-job``), each with ``runs-on`` and ``steps``
     (``job-shape``); jobs after ``test`` depend on it through ``needs`` (``needs-test``:
     nothing is built or deployed from code whose tests failed); actions are pinned to a
-    version (``unpinned-action``: ``@v4`` or a commit SHA, never a branch such as
-    ``@main``); ``permissions`` are declared (``no-permissions``: least privilege for
-    the ``GITHUB_TOKEN``); no secret is written in clear (``secret-in-workflow``).
+    full commit SHA (``unpinned-action``: a branch such as ``@main`` or a tag such as
+    ``@v4`` can be moved to other code; write the version in a comment); ``permissions``
+    are declared (``no-permissions``: least privilege for the ``GITHUB_TOKEN``); no secret
+    is written in clear (``secret-in-workflow``).
     """
     try:
         workflow = load_workflow(text)
@@ -325,9 +370,15 @@ def check_workflow(text: str, required_jobs: Iterable[str] = ("lint", "test", "b
             continue
         for step in job["steps"]:
             uses = step.get("uses") if isinstance(step, dict) else None
-            if uses and not re.search(r"@(v\d[\w.]*|[0-9a-f]{40})$", uses):
+            if uses and not uses.startswith(("./", "docker://")) and not re.search(r"@[0-9a-f]{40}$", uses):
+                # A tag such as @v4 is a movable pointer: whoever controls the action's
+                # repository can point it at new code. Only a full commit SHA is fixed.
                 findings.append(
-                    Finding("unpinned-action", f"job {name!r}: pin {uses!r} to @vN or a commit SHA")
+                    Finding(
+                        "unpinned-action",
+                        f"job {name!r}: pin {uses!r} to a full commit SHA (a tag like @v4 can be moved); "
+                        "keep the version in a comment",
+                    )
                 )
             env = step.get("env") if isinstance(step, dict) else None
             for key, value in (env or {}).items():

@@ -16,6 +16,9 @@ from helpers.deploy_rules import (
     rule_ids,
 )
 
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2"
+SETUP_PYTHON = "actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b  # v5.3.0"
+
 DOCKERFILE = """\
 # syntax=docker/dockerfile:1
 FROM python:3.12.7-slim-bookworm AS builder
@@ -31,7 +34,7 @@ WORKDIR /app
 COPY --from=builder /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 COPY helpers/ ./helpers/
-USER app
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz')"]
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "helpers.mini_api:create_app()"]
@@ -59,7 +62,11 @@ spec:
           resources:
             requests: {cpu: 100m, memory: 128Mi}
             limits: {cpu: 500m, memory: 256Mi}
-          securityContext: {runAsNonRoot: true}
+          securityContext:
+            runAsNonRoot: true
+            allowPrivilegeEscalation: false
+            capabilities: {drop: [ALL]}
+            seccompProfile: {type: RuntimeDefault}
 ---
 apiVersion: v1
 kind: Service
@@ -79,19 +86,19 @@ jobs:
   lint:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2
       - run: ruff check .
   test:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2
+      - uses: actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b  # v5.3.0
       - run: pytest
   build:
     needs: [lint, test]
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2
       - run: docker build -t books-api .
 """
 
@@ -113,8 +120,8 @@ def test_good_files_pass():
     [
         ("FROM python:3.12.7-slim-bookworm\n", "FROM python:latest\n", "unpinned-base"),
         ("FROM python:3.12.7-slim-bookworm AS builder", "FROM python AS builder", "unpinned-base"),
-        ("USER app\n", "", "runs-as-root"),
-        ("USER app\n", "USER root\n", "runs-as-root"),
+        ("USER 10001:10001\n", "", "runs-as-root"),
+        ("USER 10001:10001\n", "USER root\n", "runs-as-root"),
         ("HEALTHCHECK", "# HEALTHCHECK", "no-healthcheck"),
         ('CMD ["gunicorn", "--bind", "0.0.0.0:8000", "helpers.mini_api:create_app()"]',
          "CMD gunicorn helpers.mini_api:create_app()", "shell-form-cmd"),
@@ -185,10 +192,11 @@ def test_load_workflow_restores_on_key():
         ("  pull_request:\n", "", "triggers"),
         ("permissions: {contents: read}\n", "", "no-permissions"),
         ("    needs: [lint, test]\n", "    needs: lint\n", "needs-test"),
-        ("actions/setup-python@v5", "actions/setup-python@main", "unpinned-action"),
+        (SETUP_PYTHON, "actions/setup-python@main", "unpinned-action"),
+        (SETUP_PYTHON, "actions/setup-python@v5", "unpinned-action"),
         (
             "  lint:\n    runs-on: ubuntu-latest\n    steps:\n"
-            "      - uses: actions/checkout@v4\n      - run: ruff check .\n",
+            f"      - uses: {CHECKOUT}\n      - run: ruff check .\n",
             "",
             "missing-job",
         ),
@@ -212,6 +220,45 @@ def test_workflow_secret_from_secrets_is_fine():
 
 
 def test_findings_read_well():
-    finding = check_dockerfile(DOCKERFILE.replace("USER app\n", ""))[0]
+    finding = check_dockerfile(DOCKERFILE.replace("USER 10001:10001\n", ""))[0]
     assert str(finding).startswith("[runs-as-root] ")
     assert copy.copy(finding) == finding
+
+
+def test_dockerfile_user_must_be_numeric_for_run_as_non_root():
+    """`USER app` works with docker run but the kubelet cannot verify it: flagged."""
+    named = DOCKERFILE.replace("USER 10001:10001", "USER app")
+    assert "non-numeric-user" in rule_ids(check_dockerfile(named))
+    assert "non-numeric-user" not in rule_ids(check_dockerfile(DOCKERFILE))
+
+
+@pytest.mark.parametrize(
+    ("remove", "rule"),
+    [
+        ("            allowPrivilegeEscalation: false\n", "privilege-escalation"),
+        ("            capabilities: {drop: [ALL]}\n", "capabilities-not-dropped"),
+        ("            seccompProfile: {type: RuntimeDefault}\n", "no-seccomp-profile"),
+    ],
+)
+def test_manifests_require_the_restricted_security_context(remove, rule):
+    """Each part of the restricted Pod Security Standard is its own finding."""
+    assert remove in MANIFESTS
+    assert rule in rule_ids(check_manifests(MANIFESTS.replace(remove, "")))
+
+
+def test_pod_level_seccomp_and_non_root_count():
+    text = (MANIFESTS.replace("            seccompProfile: {type: RuntimeDefault}\n", "")
+            .replace("            runAsNonRoot: true\n", ""))
+    docs = list(yaml.safe_load_all(text))
+    docs[0]["spec"]["template"]["spec"]["securityContext"] = {
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert check_manifests(docs) == []
+
+
+def test_action_tags_are_not_pins():
+    """Only a full commit SHA pins an action: tags and branches can be moved."""
+    refs = ("actions/checkout@v4", "actions/checkout@v4.2.2", "actions/checkout@main",
+            "actions/checkout@11bd719")
+    for ref in refs:
+        text = WORKFLOW.replace("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", ref)
+        assert "unpinned-action" in rule_ids(check_workflow(text)), ref

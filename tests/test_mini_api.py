@@ -238,6 +238,8 @@ def test_load_config_defaults_and_errors():
         ({"APP_ENV": "prod"}, "APP_ENV"),
         ({"APP_ENV": "production"}, "SECRET_KEY"),
         ({"APP_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"APP_ENV": "production", "SECRET_KEY": "k" * 40}, "DATABASE_URL"),
+        ({"APP_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": ""}, "DATABASE_URL"),
         ({"DATABASE_URL": "books.db"}, "DATABASE_URL"),
         ({"DEMO_ROUTES": "yes"}, "DEMO_ROUTES"),
     ]:

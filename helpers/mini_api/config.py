@@ -51,6 +51,7 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     Variables: ``APP_ENV`` (development, test or production), ``DATABASE_URL``,
     ``MAX_CONTENT_LENGTH`` and ``PER_PAGE_MAX`` (positive integers), ``DEMO_ROUTES``
     (``1`` to enable) and ``SECRET_KEY`` (required, 32+ characters, in production).
+    In production ``DATABASE_URL`` is required too (no in-memory fallback).
     """
     config = dict(DEFAULTS)
     app_env = environ.get("APP_ENV", DEFAULTS["APP_ENV"])
@@ -75,5 +76,11 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigError("SECRET_KEY", "is required when APP_ENV=production (set it in the environment)")
         if len(secret) < 32:
             raise ConfigError("SECRET_KEY", f"must be at least 32 characters, got {len(secret)}")
+        if not environ.get("DATABASE_URL"):
+            # The development default is an in-memory database that vanishes with the
+            # process: in production that would lose every write, silently. Refuse.
+            raise ConfigError(
+                "DATABASE_URL", "is required when APP_ENV=production (set it in the environment)"
+            )
     config["SECRET_KEY"] = secret
     return config
