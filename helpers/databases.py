@@ -41,7 +41,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 __all__ = [
-    "SQLITE_BEGIN",
     "QueryCounter",
     "analyze",
     "count_queries",
@@ -125,43 +124,10 @@ def _isolated_name() -> str:
     return f"lab_{extra + '_' if extra else ''}{secrets.token_hex(4)}"
 
 
-#: Execution option for SQLite: ``conn.execution_options(sqlite_begin="IMMEDIATE")`` makes
-#: the next transaction take the write lock at BEGIN (SQLite's stand-in for SELECT ... FOR UPDATE).
-SQLITE_BEGIN = "sqlite_begin"
-
-
-def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    """Per connection: enforce foreign keys, use WAL, and let SQLAlchemy own transactions."""
-    # Python's sqlite3 module (in its legacy mode) sends BEGIN only before INSERT/UPDATE/
-    # DELETE, so a SELECT would run outside any transaction and the isolation examples
-    # would show nothing. Autocommit at the driver level, plus the BEGIN sent by
-    # _sqlite_begin below, gives real transactions (SQLAlchemy's documented recipe).
-    dbapi_connection.isolation_level = None
+def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")  # SQLite ignores FOREIGN KEY clauses otherwise
-    # WAL: readers see a snapshot and never block the writer (nor it them).
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA busy_timeout = 5000")  # wait up to 5 s for another writer's lock
     cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    """Start each transaction with BEGIN (or BEGIN IMMEDIATE when asked, see SQLITE_BEGIN)."""
-    mode = str(conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")).upper()
-    if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
-        raise ValueError(f"{SQLITE_BEGIN} must be DEFERRED, IMMEDIATE or EXCLUSIVE, got {mode!r}")
-    # On the driver connection, so count_queries (a cursor event) counts only real statements.
-    statement = f"BEGIN {mode}"
-    driver = conn.connection.driver_connection
-    try:
-        # Read the schema table first (outside the transaction, so no snapshot is taken
-        # yet): SQLite reloads its cached schema only when a statement reads the file,
-        # and PRAGMA index_list or EXPLAIN QUERY PLAN do not, so without this a
-        # connection would not see an index another one just added.
-        driver.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        driver.execute(statement)
-    except Exception as error:  # sqlite3.OperationalError: wrap it as SQLAlchemy would
-        raise sa.exc.OperationalError(statement, None, error) from error
 
 
 def engine(label: str = "default", url: str | None = None, echo: bool = False) -> Engine:
@@ -179,8 +145,7 @@ def engine(label: str = "default", url: str | None = None, echo: bool = False) -
     if target is None:
         folder = tempfile.mkdtemp(prefix="lab-db-")
         eng = sa.create_engine(f"sqlite:///{Path(folder) / 'lab.db'}", echo=echo)
-        sa.event.listen(eng, "connect", _sqlite_connect)
-        sa.event.listen(eng, "begin", _sqlite_begin)
+        sa.event.listen(eng, "connect", _sqlite_foreign_keys)
         info = _Isolated(label, "sqlite", folder)
     else:
         backend = target.get_backend_name()
@@ -319,11 +284,9 @@ def drop_leftovers(url: str | None = None, prefix: str = "lab_") -> list[str]:
 
 @dataclass
 class QueryCounter:
-    """Statements seen by :func:`count_queries`: ``count``, their SQL text and bound parameters."""
+    """Statements seen by :func:`count_queries`: ``count`` and their SQL text."""
 
     statements: list[str] = field(default_factory=list)
-    #: The parameters sent with each statement, in the same order (values travel apart from the SQL).
-    parameters: list[Any] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -342,7 +305,6 @@ def count_queries(eng: Engine) -> Iterator[QueryCounter]:
 
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
         counter.statements.append(statement)
-        counter.parameters.append(parameters)
 
     sa.event.listen(eng, "before_cursor_execute", before_cursor_execute)
     try:
