@@ -94,10 +94,14 @@ def create_app(seed: int = 0) -> Flask:
             raise _Problem(422, f"send a non-empty title and a tag in {list(TAGS)}")
         return {"title": title, "tag": tag}
 
-    def int_arg(name: str, default: int, low: int, high: int) -> int:
-        """A whole-number query parameter in [low, high]; anything else is a 400 (no silent default)."""
-        raw = request.args.get(name, "")
-        if raw == "":
+    def int_arg(name: str, default: int, low: int, high: int, empty_is_default: bool = False) -> int:
+        """A whole-number query parameter in [low, high]; anything else is a 400 (no silent default).
+
+        Absent means ``default``; present but empty (``?offset=``) is as wrong as ``?offset=abc``,
+        except where the API defines empty (``?cursor=`` asks for the first page).
+        """
+        raw = request.args.get(name)
+        if raw is None or (raw == "" and empty_is_default):
             return default
         if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
             raise _Problem(400, f"{name} must be a whole number from {low} to {high}, got {raw!r}")
@@ -111,7 +115,7 @@ def create_app(seed: int = 0) -> Flask:
         with lock:
             rows = [n for n in sorted(notes.values(), key=lambda n: n["id"]) if tag in (None, n["tag"])]
         if "cursor" in request.args:  # keyset: "the ones after id N", stable under inserts
-            after = int_arg("cursor", 0, 0, MAX_ID)
+            after = int_arg("cursor", 0, 0, MAX_ID, empty_is_default=True)
             page = [n for n in rows if n["id"] > after][:limit]
             more = bool(page) and page[-1]["id"] < rows[-1]["id"]
             return {"items": page, "next_cursor": page[-1]["id"] if more else None}

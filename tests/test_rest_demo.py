@@ -63,7 +63,8 @@ def test_bad_bodies_and_queries_get_the_right_problem():
             response = getattr(client, method)(url, **kwargs)
             assert response.status_code == status, (method, kwargs, response.json)
             assert response.mimetype == "application/problem+json"
-    for query in ["limit=abc", "limit=0", "limit=101", "offset=-1", "cursor=x", "limit=\u00b2"]:
+    bad = ["limit=abc", "limit=0", "limit=101", "offset=-1", "cursor=x", "limit=\u00b2", "offset=", "limit="]
+    for query in bad:
         response = client.get(f"/v1/notes?{query}")
         assert response.status_code == 400, (query, response.json)
 
