@@ -85,9 +85,11 @@ class WSGIProcess:
     """A WSGI server subprocess on 127.0.0.1. Create it with :func:`start_wsgi`."""
 
     def __init__(
-        self, server: str, command: list[str], port: int, env: Mapping[str, str], workers: int
+        self, server: str, command: list[str], port: int, env: Mapping[str, str], workers: int,
+        graceful_timeout: float = 10.0,
     ) -> None:
         self.server = server
+        self.graceful_timeout = graceful_timeout
         self.port = port
         self.workers = workers
         self.url = f"http://{HOST}:{port}"
@@ -149,11 +151,15 @@ class WSGIProcess:
                 raise WSGIProcessError(f"{text!r} did not appear in the {self.server} log:\n{self.log_text}")
             time.sleep(0.02)
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float | None = None) -> int:
         """Stop gracefully (SIGTERM: in-flight requests finish); kill after ``timeout`` s.
 
+        By default the wait outlasts the server's own graceful timeout by 5 s, as a
+        Kubernetes grace period must: a supervisor that kills first cuts requests short.
         Returns the exit code (negative: the signal that ended it, on POSIX).
         """
+        if timeout is None:
+            timeout = self.graceful_timeout + 5
         if self.running:
             self.process.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows
             try:
@@ -226,7 +232,7 @@ def start_wsgi(
     full_env["PYTHONUNBUFFERED"] = "1"
     port = _free_port()
     proc = WSGIProcess(server, _command(server, app_spec, port, workers, threads, graceful_timeout),
-                       port, full_env, workers)
+                       port, full_env, workers, graceful_timeout)
     proc.wait_ready(ready_path, timeout)
     return proc
 
