@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from helpers.course.cells import answer_cells, graded_cells, kernel_env, read  # noqa: F401 (re-exported)
 from helpers.course.steps import REPO, SOLUTIONS
 
 COURSE_ID = "backend-roadmap-lab"
@@ -48,16 +49,8 @@ class Result:
 
 
 def nbgrader_env() -> dict[str, str]:
-    """The environment for nbgrader: this interpreter's ``bin`` first on PATH.
-
-    nbgrader runs the ``alembic`` executable when it creates a gradebook, and the
-    kernel it starts must be this environment's Python.
-    """
-    env = dict(os.environ)
-    bindir = str(Path(sys.executable).parent)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env.pop("JUPYTER_PLATFORM_DIRS", None)
-    return env
+    """The environment for nbgrader (see :func:`helpers.course.cells.kernel_env`)."""
+    return kernel_env()
 
 
 def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -138,27 +131,3 @@ class ScratchCourse:
                     result.max_scores[grade.name] = float(grade.max_score)
                 results[student] = result
         return results
-
-
-def read(path: Path) -> NotebookNode:
-    """Read a notebook (nbformat 4)."""
-    return nbformat.read(path, as_version=4)
-
-
-def graded_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
-    """The autograded test cells of ``nb`` by grade_id."""
-    return {
-        cell.metadata.nbgrader["grade_id"]: cell
-        for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("grade")
-        and not cell.metadata["nbgrader"].get("solution")
-    }
-
-
-def answer_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
-    """The autograded answer (solution) cells of ``nb`` by grade_id."""
-    return {
-        cell.metadata.nbgrader["grade_id"]: cell
-        for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("solution")
-    }

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers.course.grading import nbgrader_env
+from helpers.course.cells import kernel_env
 from helpers.course.steps import REPO
 from helpers.course.workspace import ensure_copies, relative
 
@@ -46,7 +46,7 @@ def set_instructor_panels(enabled: bool) -> None:
     for plugin in INSTRUCTOR_PLUGINS:
         subprocess.run(
             [sys.executable, "-m", "jupyter", "labextension", action, "--level=sys_prefix", plugin],
-            check=True, capture_output=True, env=nbgrader_env(),
+            check=True, capture_output=True, env=kernel_env(),
         )
 
 
@@ -66,6 +66,6 @@ def run(instructor: bool = False, extra_args: list[str] | None = None) -> int:
     ]
     print("Starting JupyterLab; press Ctrl-C twice to stop it.")
     try:
-        return subprocess.call(command, cwd=REPO, env=nbgrader_env())
+        return subprocess.call(command, cwd=REPO, env=kernel_env())
     except KeyboardInterrupt:
         return 0

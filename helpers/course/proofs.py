@@ -23,7 +23,8 @@ from pathlib import Path
 import yaml
 from nbformat import NotebookNode
 
-from helpers.course.grading import Result, answer_cells, graded_cells, read
+from helpers.course.cells import answer_cells, exercise_groups, graded_cells, read
+from helpers.course.grading import Result
 from helpers.course.steps import REPO
 
 MISTAKES = REPO / "tests" / "mistakes"
@@ -63,18 +64,6 @@ def load_mistakes(assignment: str) -> list[Mistake]:
             raise ValueError(f"{path}: entry {entry.get('id')!r} has unknown keys {sorted(unknown)}")
         mistakes.append(Mistake(**entry))
     return mistakes
-
-
-def exercise_groups(nb: NotebookNode) -> list[tuple[str, list[str]]]:
-    """(answer grade_id, the test grade_ids after it up to the next answer), in order."""
-    groups: list[tuple[str, list[str]]] = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            groups.append((meta["grade_id"], []))
-        elif meta.get("grade") and groups:
-            groups[-1][1].append(meta["grade_id"])
-    return groups
 
 
 def _is_test(cell: NotebookNode) -> bool:

@@ -21,8 +21,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.utils import determine_grade
 
-from helpers.course.grading import answer_cells, graded_cells
-from helpers.course.proofs import exercise_groups
+from helpers.course.cells import answer_cells, exercise_groups, graded_cells
 from helpers.course.steps import STEPS, Step
 from helpers.course.workspace import relative
 
