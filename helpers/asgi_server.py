@@ -21,7 +21,6 @@ re-raised in the notebook by :meth:`AsgiServer.check`.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import http.client
 import socket
 import threading
@@ -30,14 +29,15 @@ from typing import Any
 
 import uvicorn
 
+from helpers.registry import ServerRegistry
+
 __all__ = ["AsgiServer", "AsgiServerError", "running", "serve_asgi", "stop_all"]
 
 HOST = "127.0.0.1"
 #: Answered by the wrapper itself, so the readiness probe never reaches the app.
 READY_PATH = "/__helpers_ready__"
 
-_registry: dict[str, AsgiServer] = {}
-_registry_lock = threading.Lock()
+_servers: ServerRegistry[AsgiServer] = ServerRegistry()
 
 
 class AsgiServerError(RuntimeError):
@@ -128,9 +128,7 @@ class AsgiServer:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self._socket.close()
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
+        _servers.forget(self.name, self)
 
     @property
     def running(self) -> bool:
@@ -187,26 +185,15 @@ def serve_asgi(app: Any, name: str | None = None, *, timeout: float = 5.0) -> As
     Returns once the server answers.
     """
     name = name or type(app).__name__
-    with _registry_lock:
-        previous = _registry.pop(name, None)
-    if previous is not None:
-        previous.stop()
-    server = AsgiServer(app, name)
-    with _registry_lock:
-        _registry[name] = server
+    server = _servers.replace(name, lambda: AsgiServer(app, name))
     return server.start(timeout=timeout)
 
 
 def running() -> dict[str, AsgiServer]:
     """The servers started by :func:`serve_asgi` that are still registered, by name."""
-    with _registry_lock:
-        return dict(_registry)
+    return _servers.running()
 
 
 def stop_all() -> None:
     """Stop every server started by :func:`serve_asgi` (also runs at interpreter exit)."""
-    for server in list(running().values()):
-        server.stop()
-
-
-atexit.register(stop_all)
+    _servers.stop_all()

@@ -18,12 +18,10 @@ that is running stops the old one first, so re-running a cell never leaks a port
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import os
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from pathlib import Path
@@ -36,12 +34,13 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 import grpc  # noqa: E402
 from grpc_tools import protoc  # noqa: E402
 
+from helpers.registry import ServerRegistry  # noqa: E402
+
 __all__ = ["GrpcServer", "compile_proto", "running", "serve_grpc", "stop_all"]
 
 HOST = "127.0.0.1"
 
-_registry: dict[str, GrpcServer] = {}
-_registry_lock = threading.Lock()
+_servers: ServerRegistry[GrpcServer] = ServerRegistry()
 
 
 def _well_known_protos() -> str:
@@ -130,9 +129,7 @@ class GrpcServer:
         self._stopped = True
         self._server.stop(grace).wait(5)
         self._executor.shutdown(wait=True)
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
+        _servers.forget(self.name, self)
 
     @property
     def running(self) -> bool:
@@ -159,26 +156,15 @@ def serve_grpc(
 
     A server already running under ``name`` is stopped first (safe re-runs).
     """
-    with _registry_lock:
-        previous = _registry.pop(name, None)
-    if previous is not None:
-        previous.stop()
-    server = GrpcServer(add_servicer, servicer, name, interceptors)
-    with _registry_lock:
-        _registry[name] = server
+    server = _servers.replace(name, lambda: GrpcServer(add_servicer, servicer, name, interceptors))
     return server.start()
 
 
 def running() -> dict[str, GrpcServer]:
     """The servers started by :func:`serve_grpc` that are still registered, by name."""
-    with _registry_lock:
-        return dict(_registry)
+    return _servers.running()
 
 
 def stop_all() -> None:
     """Stop every server started by :func:`serve_grpc` (also runs at interpreter exit)."""
-    for server in list(running().values()):
-        server.stop()
-
-
-atexit.register(stop_all)
+    _servers.stop_all()

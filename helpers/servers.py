@@ -24,7 +24,6 @@ stderr, and nbgrader zeroes a test cell that writes to it.
 
 from __future__ import annotations
 
-import atexit
 import http.client
 import socket
 import ssl
@@ -35,6 +34,8 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from helpers.registry import ServerRegistry
+
 __all__ = ["BackgroundServer", "ServerError", "running", "serve", "stop_all"]
 
 HOST = "127.0.0.1"
@@ -43,8 +44,7 @@ READY_PATH = "/__helpers_ready__"
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
-_registry: dict[str, BackgroundServer] = {}
-_registry_lock = threading.Lock()
+_servers: ServerRegistry[BackgroundServer] = ServerRegistry()
 
 
 class ServerError(RuntimeError):
@@ -139,9 +139,7 @@ class BackgroundServer:
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
+        _servers.forget(self.name, self)
 
     @property
     def running(self) -> bool:
@@ -231,26 +229,15 @@ def serve(
     serves HTTPS instead. Returns once the server answers.
     """
     name = name or _default_name(app)
-    with _registry_lock:
-        previous = _registry.pop(name, None)
-    if previous is not None:
-        previous.stop()
-    server = BackgroundServer(app, name, port=port, ssl_context=ssl_context)
-    with _registry_lock:
-        _registry[name] = server
+    server = _servers.replace(name, lambda: BackgroundServer(app, name, port=port, ssl_context=ssl_context))
     return server.start(timeout=timeout)
 
 
 def running() -> dict[str, BackgroundServer]:
     """The servers started by :func:`serve` that are still registered, by name."""
-    with _registry_lock:
-        return dict(_registry)
+    return _servers.running()
 
 
 def stop_all() -> None:
     """Stop every server started by :func:`serve` (also runs at interpreter exit)."""
-    for server in list(running().values()):
-        server.stop()
-
-
-atexit.register(stop_all)
+    _servers.stop_all()
