@@ -326,6 +326,7 @@ def run(names: list[str]) -> int:
     Returns 0 whenever the check ran, even with failing tests or an unreadable copy: the
     report says what to do, and a make target that fails would add make's own error line.
     """
+    from helpers.course import home
     from helpers.course.steps import find_step
     from helpers.course.workspace import ensure_copies
 
@@ -335,4 +336,6 @@ def run(names: list[str]) -> int:
         print(f"Created your copy: {relative(path)}")
     reports = [check_step(step) for step in steps]
     print(format_table(reports))
+    home.save_progress(reports)
+    home.write()
     return 0
