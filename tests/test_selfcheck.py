@@ -55,7 +55,7 @@ def test_reset_keeps_the_old_copy_as_a_backup(step, work):
     assert backup is not None and backup.read_text() == "my unfinished work"
     assert backup.parent == work / "backups", "backups are out of the way of the live copy"
     assert backup.name.startswith(f"{step.slug}-20")
-    assert fresh.read_bytes() == step.exercise.read_bytes()
+    assert read(fresh).cells == read(step.exercise).cells
     _, second_backup = workspace.reset(step)
     assert second_backup != backup and backup.exists(), "a second reset never overwrites a backup"
 

@@ -139,4 +139,14 @@ def test_reset_refuses_while_the_copy_is_open_in_jupyterlab(jupyter, capsys):
     assert FIRST.work_copy.read_text() == "my answers", "nothing changed"
     jupyter.open_paths = ["my-work/02-web/02-web.ipynb"]  # another notebook open: fine
     assert main(["reset", "01"]) == 0
-    assert FIRST.work_copy.read_bytes() == FIRST.exercise.read_bytes()
+    fresh = nbformat.read(FIRST.work_copy, as_version=4)
+    assert fresh.cells == nbformat.read(FIRST.exercise, as_version=4).cells
+
+
+def test_copies_carry_this_kernels_language_info_so_they_open_saved(work):
+    import platform
+
+    workspace.ensure_copies()
+    for path in (FIRST.work_copy, workspace.walkthrough_copy(FIRST)):
+        info = nbformat.read(path, as_version=4).metadata.language_info
+        assert info["version"] == platform.python_version() and info["codemirror_mode"]["version"] == 3

@@ -66,10 +66,10 @@ def write_settings_overrides(prefix: Path = Path(sys.prefix)) -> Path:
     return path
 
 
-def write_page_config(instructor: bool, prefix: Path = Path(sys.prefix)) -> Path:
+def write_page_config(instructor: bool, config_dir: Path = Path(sys.prefix) / "etc" / "jupyter") -> Path:
     """Hide (or show) nbgrader's instructor plugins: what ``jupyter labextension disable
     --level=sys_prefix`` writes, without starting four Jupyter processes to write it."""
-    path = prefix / "etc" / "jupyter" / "labconfig" / "page_config.json"
+    path = config_dir / "labconfig" / "page_config.json"
     config = read_json(path)
     disabled = config.setdefault("disabledExtensions", {})
     for plugin in INSTRUCTOR_PLUGINS:

@@ -18,8 +18,8 @@ otherwise save its old contents over the fresh copy.
 from __future__ import annotations
 
 import json
+import platform
 import re
-import shutil
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,35 @@ def walkthrough_copy(step: Step) -> Path:
     return steps.WORK / f"{step.slug}-walkthrough.ipynb"
 
 
+def language_info() -> dict:
+    """What this environment's Python kernel (ipykernel) reports about its language.
+
+    JupyterLab writes the kernel's ``language_info`` into a notebook when it opens; a copy
+    that already holds exactly that opens saved, not with an unsaved-changes dot.
+    """
+    return {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": platform.python_version(),
+    }
+
+
+def write_copy(nb: nbformat.NotebookNode, target: Path) -> None:
+    """Write a learner's copy, fitted to this environment's kernel (see language_info)."""
+    nb.metadata["language_info"] = language_info()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+
+
+def copy_exercises(step: Step, target: Path) -> None:
+    """Write ``step``'s released exercises to ``target``."""
+    write_copy(nbformat.read(step.exercise, as_version=4), target)
+
+
 def copy_walkthrough(step: Step, target: Path) -> None:
     """Write ``step``'s walkthrough to ``target`` with links that work from ``my-work/``."""
     nb = nbformat.read(step.walkthrough, as_version=4)
@@ -51,8 +80,7 @@ def copy_walkthrough(step: Step, target: Path) -> None:
                 lambda m: f"]({m.group(1)}-walkthrough.ipynb)" if m.group(1) in names else m.group(0),
                 cell.source,
             ).replace("](../README.md#the-steps)", "](../HOME.md)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
+    write_copy(nb, target)
 
 
 def ensure_copies() -> list[Path]:
@@ -60,8 +88,7 @@ def ensure_copies() -> list[Path]:
     created = []
     for step in STEPS:
         if step.built and not step.work_copy.exists():
-            step.work_copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(step.exercise, step.work_copy)
+            copy_exercises(step, step.work_copy)
             created.append(step.work_copy)
         if step.walkthrough.exists() and not walkthrough_copy(step).exists():
             copy_walkthrough(step, walkthrough_copy(step))
@@ -173,7 +200,7 @@ def reset(step: Step) -> tuple[Path, Path | None]:
     """A fresh copy of ``step``'s exercises; return (the copy, the backup of the old one or None)."""
     if not step.built:
         raise NoExercises(step)
-    return reset_file(step.work_copy, lambda target: shutil.copy(step.exercise, target))
+    return reset_file(step.work_copy, lambda target: copy_exercises(step, target))
 
 
 def reset_walkthrough(step: Step) -> tuple[Path, Path | None]:
