@@ -23,22 +23,22 @@ def test_validate_button_is_never_among_the_hidden_panels():
 
 
 def test_page_config_hides_the_instructor_plugins_and_the_menu_and_shows_them_back(tmp_path):
-    path = lab.write_page_config(instructor=False, prefix=tmp_path)
+    path = lab.write_page_config(instructor=False, config_dir=tmp_path / "etc" / "jupyter")
     assert path == tmp_path / "etc" / "jupyter" / "labconfig" / "page_config.json"
     disabled = json.loads(path.read_text())["disabledExtensions"]
     assert disabled["@jupyter/nbgrader:menu"] is True, "no empty Nbgrader menu for learners"
     assert all(disabled[p] for p in lab.INSTRUCTOR_PLUGINS)
     assert "@jupyter/nbgrader:validate-assignment" not in disabled
-    lab.write_page_config(instructor=True, prefix=tmp_path)
+    lab.write_page_config(instructor=True, config_dir=tmp_path / "etc" / "jupyter")
     assert json.loads(path.read_text())["disabledExtensions"] == {}
 
 
 def test_a_warm_start_writes_nothing(tmp_path):
-    lab.write_page_config(instructor=False, prefix=tmp_path)
+    lab.write_page_config(instructor=False, config_dir=tmp_path / "etc" / "jupyter")
     lab.write_settings_overrides(tmp_path)
     files = sorted(tmp_path.rglob("*.json"))
     before = {p: p.stat().st_mtime_ns for p in files}
-    lab.write_page_config(instructor=False, prefix=tmp_path)
+    lab.write_page_config(instructor=False, config_dir=tmp_path / "etc" / "jupyter")
     lab.write_settings_overrides(tmp_path)
     assert {p: p.stat().st_mtime_ns for p in files} == before
 
