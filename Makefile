@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup lab lab-instructor test test-fast test-notebooks test-grading lint \
-        check reset execute release bench clean
+        check reset reset-walkthrough execute release bench clean
 
 setup: $(STAMP)
 
@@ -41,12 +41,17 @@ test-grading: $(STAMP)         ## the grading proofs only
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 
+# Learners' commands print only their own messages (make's exit code is the command's).
 check: $(STAMP)                ## learners: check your exercises in my-work/
-	$(BIN)/python -m helpers.course check $(STEP)
+	@$(BIN)/python -m helpers.course check $(STEP)
 
 reset: $(STAMP)                ## learners: fresh copy of one exercise, e.g. make reset STEP=01
 	@test -n "$(STEP)" || { echo "Say which step: make reset STEP=01"; exit 2; }
-	$(BIN)/python -m helpers.course reset $(STEP)
+	@$(BIN)/python -m helpers.course reset $(STEP)
+
+reset-walkthrough: $(STAMP)    ## learners: pristine copy of one walkthrough, e.g. make reset-walkthrough STEP=01
+	@test -n "$(STEP)" || { echo "Say which step: make reset-walkthrough STEP=01"; exit 2; }
+	@$(BIN)/python -m helpers.course reset --walkthrough $(STEP)
 
 execute: $(STAMP)              ## maintainers: re-run walkthroughs and save outputs
 	$(BIN)/python -m helpers.course execute $(STEP)

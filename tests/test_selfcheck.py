@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from helpers.course import selfcheck, steps, workspace
-from helpers.course.grading import answer_cells, graded_cells, read
+from helpers.course.cells import answer_cells, graded_cells, read
 
 BUILT = [s for s in steps.STEPS if s.built]
 
@@ -48,22 +48,26 @@ def test_copies_are_created_once_and_never_overwritten(step):
     assert step.work_copy.read_bytes() == mine
 
 
-def test_reset_keeps_the_old_copy_as_a_backup(step):
+def test_reset_keeps_the_old_copy_as_a_backup(step, work):
     workspace.ensure_copies()
     step.work_copy.write_text("my unfinished work")
     fresh, backup = workspace.reset(step)
     assert backup is not None and backup.read_text() == "my unfinished work"
-    assert fresh.read_bytes() == step.exercise.read_bytes()
+    assert backup.parent == work / "backups", "backups are out of the way of the live copy"
+    assert backup.name.startswith(f"{step.slug}-20")
+    assert read(fresh).cells == read(step.exercise).cells
     _, second_backup = workspace.reset(step)
     assert second_backup != backup and backup.exists(), "a second reset never overwrites a backup"
 
 
-def test_unsolved_copy_earns_nothing(step):
+def test_untouched_copy_is_not_started_and_keeps_its_points_in_the_total(step, capsys):
     workspace.ensure_copies()
     report = selfcheck.check_step(step)
-    assert report.problem == ""
+    assert report.problem == "" and report.not_started
     assert report.earned == 0 and report.available > 0
     assert report.passing == 0 and report.exercises >= 5
+    table = selfcheck.format_table([report])
+    assert "not started" in table and "✗" not in table, "no list of failures for an untouched step"
 
 
 def test_solved_copy_earns_every_visible_point(step):
@@ -79,6 +83,7 @@ def test_edited_test_cells_do_not_count(step):
     nb = read(step.exercise)
     for cell in graded_cells(nb).values():
         cell.source = "pass"
+    next(iter(answer_cells(nb).values())).source = "pass  # touched, so the step runs"
     step.work_copy.parent.mkdir(parents=True)
     nbformat.write(nb, step.work_copy)
     before = step.work_copy.read_bytes()
@@ -99,13 +104,17 @@ def test_missing_copy_says_how_to_get_one(step):
     assert "make lab" in report.problem and not report.unusable
 
 
-def test_invalid_json_gets_a_clear_message_and_is_kept(step):
+def test_invalid_json_says_where_and_is_kept(step):
     step.work_copy.parent.mkdir(parents=True)
-    step.work_copy.write_text('{"cells": [')
+    broken = '{\n "cells": [\n  {"cell_type": "code" "source": ""}\n ]\n}\n'
+    step.work_copy.write_text(broken)
     report = selfcheck.check_step(step)
     assert report.unusable
-    assert "not a valid notebook" in report.problem and "make reset" in report.problem
-    assert step.work_copy.read_text() == '{"cells": ['
+    assert "line 3, column 24" in report.problem and "Open With > Editor" in report.problem
+    assert "make reset" not in report.problem, "the advice is how to find the mistake, not a reset"
+    assert step.work_copy.read_text() == broken
+    assert report.available > 0, "an unreadable step still counts in the total"
+    assert "unreadable" in selfcheck.format_table([report])
 
 
 def test_deleted_graded_cells_are_named(step):
@@ -119,19 +128,39 @@ def test_deleted_graded_cells_are_named(step):
 
 
 def test_progress_table_lists_all_ten_steps(step, capsys):
-    workspace.ensure_copies()
     assert selfcheck.run([]) == 0
     out = capsys.readouterr().out
     for s in steps.STEPS:
         assert s.slug in out
-    assert "coming soon" in out or len(BUILT) == len(steps.STEPS)
+    assert "coming: no exercises yet" in out or len(BUILT) == len(steps.STEPS)
+    total = sum(r.available for r in (selfcheck.check_step(s) for s in BUILT))
+    assert f"0/{total:g}" in next(line for line in out.splitlines() if line.startswith("total"))
 
 
-def test_run_fails_for_an_unusable_copy(step, capsys):
+def test_an_unusable_copy_is_reported_without_failing_the_command(step, capsys):
     step.work_copy.parent.mkdir(parents=True)
     step.work_copy.write_text(json.dumps({"not": "a notebook"}))
-    assert selfcheck.run([step.slug[:2]]) == 1
+    assert selfcheck.run([step.number]) == 0, "a non-zero exit would add make's own error line"
     assert "make reset" in capsys.readouterr().out
+
+
+def test_failing_tests_are_named_by_question_and_say_why(step, capfd):
+    nb = solved(step)
+    answers = list(answer_cells(nb).values())
+    answers[0].source = answers[0].source.replace("return", "return None and", 1)
+    answers[1].source = "def broken(:\n    pass\n"
+    step.work_copy.parent.mkdir(parents=True)
+    nbformat.write(nb, step.work_copy)
+    report = selfcheck.check_step(step)
+    first, second = report.questions[0], report.questions[1]
+    assert first.heading.startswith("Question 1.1 — ") and first.status == "failed"
+    assert any("expected" in m and "got None" in m for m in first.messages), first.messages
+    assert second.status == "failed"
+    assert any("SyntaxError" in m and "line 1 of the cell" in m for m in second.messages)
+    assert all(q.status == "passed" for q in report.questions[2:])
+    table = selfcheck.format_table([report])
+    assert "✗ Question 1.1 — " in table and "q1_1" not in table
+    assert "TCP" not in capfd.readouterr().err, "no ipykernel transport warning"
 
 
 def test_a_copy_that_crashes_its_kernel_is_still_reported(step):

@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="check your exercises in my-work/ and show progress")
     check.add_argument("steps", nargs="*", help="steps to check, e.g. 01 (default: all)")
     reset = sub.add_parser("reset", help="a fresh copy of one exercise (the old one is kept)")
-    reset.add_argument("step", help="e.g. 01 or 01-fundamentals")
+    reset.add_argument("step", help="e.g. 1, 01, fundamentals or 01-fundamentals")
+    reset.add_argument("--walkthrough", action="store_true",
+                       help="a pristine copy of the step's walkthrough instead of its exercises")
     execute = sub.add_parser("execute", help="re-run walkthroughs in place (maintainers)")
     execute.add_argument("steps", nargs="*", help="e.g. 01 (default: all)")
     release = sub.add_parser("release", help="regenerate exercises/ from solutions/ (maintainers)")
@@ -30,7 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return run_command(args, extra)
+    except SystemExit as stop:  # the learner commands' refusals say why and what to do
+        if not hasattr(stop, "message"):
+            raise
+        print(stop.message, file=sys.stderr)
+        return stop.code
 
+
+def run_command(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run the parsed command; returns its exit code."""
     if args.command == "lab":
         from helpers.course import lab as lab_command
 
@@ -40,14 +52,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return selfcheck.run(args.steps)
     if args.command == "reset":
+        from helpers.course import workspace
         from helpers.course.steps import find_step
-        from helpers.course.workspace import relative
-        from helpers.course.workspace import reset as reset_copy
 
-        copy, backup = reset_copy(find_step(args.step))
+        step = find_step(args.step)
+        reset_copy = workspace.reset_walkthrough if args.walkthrough else workspace.reset
+        copy, backup = reset_copy(step)
         if backup:
-            print(f"Your previous copy is kept as {relative(backup)}")
-        print(f"Fresh copy: {relative(copy)}")
+            print(f"Your previous copy is kept as {workspace.relative(backup)}")
+        print(f"Fresh copy: {workspace.relative(copy)}")
         return 0
     if args.command == "execute":
         from helpers.course.execute import execute as run_notebook

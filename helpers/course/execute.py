@@ -14,7 +14,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers.course import navigation
-from helpers.course.steps import NOTEBOOKS, walkthroughs
+from helpers.course.steps import NOTEBOOKS, find_step, walkthroughs
 
 TIMEOUT = 120  # seconds per cell; a walkthrough cell should take a few
 
@@ -41,12 +41,12 @@ def execute(path: Path) -> float:
 
 
 def select(slugs: list[str]) -> list[Path]:
-    """Walkthroughs whose file name starts with one of ``slugs`` (all when empty)."""
+    """The walkthroughs of the steps named ``slugs`` (``1``, ``01``, ``fundamentals``...; all when empty)."""
     paths = walkthroughs()
     if not slugs:
         return paths
-    chosen = [p for p in paths if any(p.stem.startswith(s) for s in slugs)]
-    if not chosen:
-        names = ", ".join(p.stem for p in paths)
-        raise SystemExit(f"No walkthrough matches {' '.join(slugs)}. Walkthroughs: {names}.")
-    return chosen
+    chosen = {find_step(name).walkthrough for name in slugs}
+    missing = sorted(p.stem for p in chosen if not p.exists())
+    if missing:
+        raise SystemExit(f"No walkthrough yet for {', '.join(missing)}.")
+    return [p for p in paths if p in chosen]

@@ -4,7 +4,9 @@
 fresh kernel the way the grader does: test cells are restored to the released
 version first, so an edited test cell cannot pass by accident. It scores the
 **visible** tests (the hidden ones only run when an instructor grades) and never
-writes to the learner's files.
+writes to the learner's files. Each question is reported under the heading the
+learner sees ("Question 3 — ..."), with the failing test's message; a step whose
+answers are all untouched is "not started" and is not run at all.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +24,30 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.utils import determine_grade
+from traitlets.config import Config
 
-from helpers.course.cells import answer_cells, exercise_groups, graded_cells
+from helpers.course.cells import answer_cells, exercise_groups, graded_cells, kernel_env
 from helpers.course.steps import STEPS, Step
 from helpers.course.workspace import relative
 
 CELL_TIMEOUT = 30
+MESSAGE_LINES = 6  # of a failing test's message; the rest is in the notebook
+NOT_RUN = "the test did not run (did an earlier cell stop the kernel?)"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class Question:
+    """One exercise as the learner sees it: its heading and how its visible tests went."""
+
+    heading: str
+    answer_id: str
+    tests: list[str]  # grade_ids of its visible tests
+    status: str = "not attempted"  # "passed", "failed", "not attempted"
+    earned: float = 0.0
+    available: float = 0.0
+    messages: list[str] = field(default_factory=list)
+    tests_failed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -34,13 +56,31 @@ class Report:
 
     step: Step
     problem: str = ""  # why the copy could not be checked, and what to do
-    unusable: bool = False  # the copy exists but is broken (as opposed to not started)
-    earned: float = 0.0
-    available: float = 0.0
-    passing: int = 0
-    exercises: int = 0
-    failing: list[str] = field(default_factory=list)  # grade_ids of failing visible tests
+    unusable: bool = False  # the copy exists but is broken (as opposed to missing)
+    not_started: bool = False  # every answer is still the released stub
+    questions: list[Question] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def earned(self) -> float:
+        return sum(q.earned for q in self.questions)
+
+    @property
+    def available(self) -> float:
+        return sum(q.available for q in self.questions)
+
+    @property
+    def exercises(self) -> int:
+        return len(self.questions)
+
+    @property
+    def passing(self) -> int:
+        return sum(q.status == "passed" for q in self.questions)
+
+    @property
+    def failing(self) -> list[str]:
+        """grade_ids of the failing visible tests."""
+        return sorted(t for q in self.questions if q.status == "failed" for t in q.tests_failed)
 
 
 def has_visible_tests(cell: NotebookNode) -> bool:
@@ -54,10 +94,40 @@ def has_visible_tests(cell: NotebookNode) -> bool:
     )
 
 
-def fresh_copy_hint(step: Step) -> str:
+def headings(nb: NotebookNode) -> dict[str, str]:
+    """answer grade_id -> the "Question N — title" heading above it (points left out)."""
+    found, current = {}, ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#") and "Question" in line:
+                    current = re.sub(r"\s*\(\d+ points?\)\s*$", "", line.lstrip("# ").strip())
+        elif cell.metadata.get("nbgrader", {}).get("solution"):
+            found[cell.metadata.nbgrader["grade_id"]] = current or cell.metadata.nbgrader["grade_id"]
+    return found
+
+
+def released_questions(released: NotebookNode) -> list[Question]:
+    """The step's questions with their visible tests' points, nothing earned yet."""
+    tests = graded_cells(released)
+    names = headings(released)
+    questions = []
+    for answer_id, test_ids in exercise_groups(released):
+        visible = [t for t in test_ids if has_visible_tests(tests[t])]
+        if visible:
+            points = sum(float(tests[t].metadata.nbgrader.get("points", 0)) for t in visible)
+            questions.append(Question(names.get(answer_id, answer_id), answer_id, visible,
+                                      available=points))
+    return questions
+
+
+def json_error_hint(path: Path, error: json.JSONDecodeError) -> str:
+    """Where a notebook's JSON breaks and how to find the mistake, without losing work."""
     return (
-        f"get a fresh copy with `make reset STEP={step.slug}` "
-        f"(or `python -m helpers.course reset {step.slug}`); your file is kept as a backup"
+        f"{relative(path)} is not valid JSON: {error.msg} (line {error.lineno}, "
+        f"column {error.colno}). Open it as text (JupyterLab: right-click the file > "
+        f"Open With > Editor) and look at that line and just before it for a missing comma, "
+        f"quote or bracket. Your answers are still in the file; nothing was changed."
     )
 
 
@@ -67,14 +137,22 @@ def load_copy(step: Step) -> tuple[NotebookNode | None, str]:
     if not path.exists():
         return None, (
             f"no copy at {relative(path)} yet: `make lab` creates it "
-            f"(or `python -m helpers.course reset {step.slug}`)"
+            f"(or `make reset STEP={step.number}`)"
         )
     try:
-        nb = nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as error:
-        return None, f"{relative(path)} is not a valid notebook ({error}); {fresh_copy_hint(step)}"
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except UnicodeDecodeError as error:
+        return None, f"{relative(path)} is not UTF-8 text ({error}); was it overwritten?"
+    except json.JSONDecodeError as error:
+        return None, json_error_hint(path, error)
+    try:
+        nb = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises several types for malformed notebooks
-        return None, f"{relative(path)} cannot be read ({error}); {fresh_copy_hint(step)}"
+        return None, (
+            f"{relative(path)} is JSON but not a notebook ({error}). Copy your answers out, then "
+            f"`make reset STEP={step.number}` (your file is kept in my-work/backups/)."
+        )
     released = nbformat.read(step.exercise, as_version=4)
     missing = (set(graded_cells(released)) | set(answer_cells(released))) - (
         set(graded_cells(nb)) | set(answer_cells(nb))
@@ -82,9 +160,34 @@ def load_copy(step: Step) -> tuple[NotebookNode | None, str]:
     if missing:
         return None, (
             f"{relative(path)} is missing graded cells {', '.join(sorted(missing))} "
-            f"(deleted?); copy your answers out, then {fresh_copy_hint(step)}"
+            f"(deleted?). Copy your answers out, then `make reset STEP={step.number}` "
+            "(your file is kept in my-work/backups/)."
         )
     return nb, ""
+
+
+def untouched(nb: NotebookNode, released: NotebookNode) -> bool:
+    """True when every answer cell of ``nb`` is still the released stub."""
+    stubs = answer_cells(released)
+    return all(cell.source == stubs[g].source for g, cell in answer_cells(nb).items() if g in stubs)
+
+
+def error_message(cell: NotebookNode) -> str:
+    """The error a cell raised, as the learner needs it: type, message, and a line number."""
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            evalue = ANSI.sub("", output.evalue)
+            if output.ename in ("SyntaxError", "IndentationError", "TabError"):
+                # IPython says "invalid syntax (2538797860.py, line 1)": keep the line only.
+                found = re.search(r"\s*\(\S+, line (\d+)\)$", evalue)
+                if found:
+                    evalue = f"{evalue[:found.start()]} at line {found.group(1)} of the cell"
+            text = f"{output.ename}: {evalue}".strip()
+            lines = text.splitlines()
+            if len(lines) > MESSAGE_LINES:
+                lines = lines[:MESSAGE_LINES] + ["... (the whole message is in the notebook)"]
+            return "\n".join(lines)
+    return ""
 
 
 def check_step(step: Step) -> Report:
@@ -92,91 +195,147 @@ def check_step(step: Step) -> Report:
     report = Report(step)
     if not step.built:
         return report
+    released = nbformat.read(step.exercise, as_version=4)
+    report.questions = released_questions(released)  # counted even when the copy is unreadable
     nb, report.problem = load_copy(step)
     if nb is None:
         report.unusable = step.work_copy.exists()
         return report
-    released = nbformat.read(step.exercise, as_version=4)
+    if untouched(nb, released):
+        report.not_started = True
+        return report
     originals = graded_cells(released)
     for grade_id, cell in graded_cells(nb).items():  # run the tests as released
-        cell.source = originals[grade_id].source
-    visible = {g for g, c in originals.items() if has_visible_tests(c)}
-
+        if grade_id in originals:
+            cell.source = originals[grade_id].source
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     if not execute(nb, step.work_copy.parent):
         report.notes.append("the kernel died or hung; cells after that point did not run")
-
-    results = {}
-    for grade_id, cell in graded_cells(nb).items():
-        if grade_id in visible:
-            score, points = determine_grade(cell)
-            if cell.execution_count is None:  # never ran, so it proves nothing
-                score = 0.0
-            results[grade_id] = (score or 0.0, points)
-    report.earned = sum(score for score, _ in results.values())
-    report.available = sum(points for _, points in results.values())
-    report.failing = sorted(g for g, (s, p) in results.items() if s < p)
-    for _, tests in exercise_groups(released):
-        shown = [t for t in tests if t in visible]
-        if shown:
-            report.exercises += 1
-            report.passing += all(t not in report.failing for t in shown)
+    score_questions(report.questions, nb, released)
     return report
 
 
+def score_questions(questions: list[Question], nb: NotebookNode, released: NotebookNode) -> None:
+    """Fill in each question's status, points and failure messages from the executed ``nb``."""
+    tests, answers = graded_cells(nb), answer_cells(nb)
+    stubs = answer_cells(released)
+    for q in questions:
+        answer = answers[q.answer_id]
+        if answer.source == stubs[q.answer_id].source:
+            q.status = "not attempted"
+            continue
+        for grade_id in q.tests:
+            cell = tests[grade_id]
+            score, points = determine_grade(cell)
+            if cell.execution_count is None:  # never ran, so it proves nothing
+                score = 0.0
+            q.earned += score or 0.0
+            if (score or 0.0) < points:
+                q.tests_failed.append(grade_id)
+        raised = error_message(answer)
+        if raised:
+            q.messages.append(f"your answer cell raised {raised}")
+        for grade_id in q.tests_failed:
+            q.messages.append(error_message(tests[grade_id]) or NOT_RUN)
+        q.status = "failed" if q.tests_failed else "passed"
+
+
 def execute(nb: NotebookNode, cwd: Path) -> bool:
-    """Run ``nb`` in a fresh kernel, errors recorded in the cells; False if it did not finish."""
+    """Run ``nb`` in a fresh kernel, errors recorded in the cells; False if it did not finish.
+
+    The kernel talks over local IPC sockets, not TCP: nothing listens on a port, and
+    ipykernel has no reason to warn about unencrypted TCP.
+    """
     os.environ["NBGRADER_EXECUTION"] = "validate"
-    client = NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    try:
-        client.execute()
-        return True
-    except (DeadKernelError, CellTimeoutError):
-        return False  # the cells that did not run have no output and score nothing
-    finally:
-        os.environ.pop("NBGRADER_EXECUTION", None)
+    with tempfile.TemporaryDirectory(prefix="check-") as sockets:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(sockets) / "kernel")
+        client = NotebookClient(
+            nb,
+            config=config,
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        try:
+            client.execute(env=kernel_env())
+            return True
+        except (DeadKernelError, CellTimeoutError):
+            return False  # the cells that did not run have no output and score nothing
+        finally:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+
+
+def progress_bar(done: int, total: int, width: int = 10) -> str:
+    """``■■■□□□□□`` : one square per exercise (scaled down past ``width``)."""
+    if total == 0:
+        return ""
+    filled = round(width * done / total) if total > width else done
+    return "■" * filled + "□" * ((width if total > width else total) - filled)
+
+
+def step_status(r: Report) -> str:
+    if not r.step.built:
+        return "coming: no exercises yet"
+    if r.unusable:
+        return "unreadable: see below"
+    if r.problem:
+        return "no copy yet: see below"
+    if r.not_started:
+        return "not started"
+    return f"{progress_bar(r.passing, r.exercises)} {r.passing}/{r.exercises} passed"
 
 
 def format_table(reports: list[Report]) -> str:
-    """The progress table across the ten steps."""
-    lines = [f"{'step':<18} {'visible tests':>14} {'exercises passing':>18}", "-" * 52]
+    """Per step: exercises passed and visible-test points, then what to fix."""
+    lines = [f"{'step':<18} {'exercises':<32} {'points':>7}", "-" * 59]
     for r in reports:
-        if not r.step.built:
-            lines.append(f"{r.step.slug:<18} {'coming soon':>14}")
-        elif r.problem:
-            lines.append(f"{r.step.slug:<18} {'not checked':>14}   see below")
-        else:
-            points = f"{r.earned:g}/{r.available:g}"
-            lines.append(f"{r.step.slug:<18} {points:>14} {f'{r.passing}/{r.exercises}':>18}")
-    built = [r for r in reports if r.step.built and not r.problem]
+        points = f"{r.earned:g}/{r.available:g}" if r.step.built else ""
+        lines.append(f"{r.step.slug:<18} {step_status(r):<32} {points:>7}")
+    built = [r for r in reports if r.step.built]
     if built:
         earned, available = sum(r.earned for r in built), sum(r.available for r in built)
-        lines += ["-" * 52, f"{'total':<18} {f'{earned:g}/{available:g}':>14}"]
-    notes = [f"- {r.step.slug}: {r.problem}" for r in reports if r.problem]
-    notes += [
-        f"- {r.step.slug}: failing {', '.join(r.failing)}"
-        for r in reports
-        if r.failing and not r.problem
-    ]
-    notes += [f"- {r.step.slug}: {note}" for r in reports for note in r.notes]
-    if notes:
-        lines += ["", *notes]
-    lines += ["", "Hidden tests run only when your instructor grades; edge cases count there."]
+        lines += ["-" * 59, f"{'total':<18} {'':<32} {f'{earned:g}/{available:g}':>7}"]
+    details = []
+    for r in reports:
+        if r.problem:
+            details += ["", f"{r.step.slug}: {r.problem}"]
+        shown = [q for q in r.questions if q.status == "failed"]
+        if shown or r.notes:
+            details += ["", f"{r.step.slug} (my-work/{r.step.slug}/{r.step.work_copy.name}):"]
+        for q in shown:
+            details.append(f"  ✗ {q.heading}")
+            for message in q.messages:
+                details += ["      " + line for line in message.splitlines()]
+        for note in r.notes:
+            details.append(f"  ! {note}")
+    lines += details
+    lines += ["", "Points count the visible tests only; hidden tests (edge cases) run when "
+              "your instructor grades."]
     return "\n".join(lines)
 
 
-def run(slugs: list[str]) -> int:
-    """Check the chosen steps (all when empty), print the table; 1 if a copy is unusable."""
-    steps = [s for s in STEPS if not slugs or any(s.slug.startswith(x) for x in slugs)]
+def run(names: list[str]) -> int:
+    """Check the chosen steps (all when empty) and print the table.
+
+    Returns 0 whenever the check ran, even with failing tests or an unreadable copy: the
+    report says what to do, and a make target that fails would add make's own error line.
+    """
+    from helpers.course import home
+    from helpers.course.steps import find_step
+    from helpers.course.workspace import ensure_copies
+
+    chosen = {find_step(name).slug for name in names}
+    steps = [s for s in STEPS if not chosen or s.slug in chosen]
+    for path in ensure_copies():
+        print(f"Created your copy: {relative(path)}")
     reports = [check_step(step) for step in steps]
     print(format_table(reports))
-    return 1 if any(r.unusable for r in reports) else 0
+    home.save_progress(reports)
+    home.write()
+    return 0

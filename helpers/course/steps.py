@@ -21,6 +21,11 @@ class Step:
     title: str
 
     @property
+    def number(self) -> str:
+        """``01`` for ``01-fundamentals``."""
+        return self.slug.split("-", 1)[0]
+
+    @property
     def walkthrough(self) -> Path:
         return NOTEBOOKS / f"{self.slug}.ipynb"
 
@@ -56,13 +61,34 @@ STEPS = [
 ]
 
 
-def find_step(slug: str) -> Step:
-    """The step whose slug is ``slug`` (or starts with it: ``01`` finds ``01-fundamentals``)."""
-    matches = [s for s in STEPS if s.slug == slug or s.slug.startswith(slug)]
-    if len(matches) != 1:
-        known = ", ".join(s.slug for s in STEPS)
-        raise SystemExit(f"Unknown step {slug!r}. Steps are: {known}.")
-    return matches[0]
+class UnknownStep(SystemExit):
+    """A step name that matches no step; exits with code 2 and says which names are valid."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(2)
+        self.message = (
+            f"Unknown step {name!r}. Name a step by its number or its name, e.g. "
+            f"`make check STEP=1`, `STEP=01`, `STEP=fundamentals` or `STEP=01-fundamentals`.\n"
+            "The steps are:\n" + "\n".join(f"  {s.slug:<18} {s.title}" for s in STEPS)
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def step_names(step: Step) -> set[str]:
+    """The names that find ``step``: ``1``, ``01``, ``fundamentals``, ``01-fundamentals``."""
+    number, _, name = step.slug.partition("-")
+    return {step.slug, number, str(int(number)), name}
+
+
+def find_step(name: str) -> Step:
+    """The step called ``name`` (any of :func:`step_names`, any case); :class:`UnknownStep` if none."""
+    wanted = name.strip().lower()
+    for step in STEPS:
+        if wanted in step_names(step):
+            return step
+    raise UnknownStep(name)
 
 
 def assignments() -> list[str]:
