@@ -309,7 +309,7 @@ class GuardedExecute(Execute):
         try:
             return await self.kc.execute_interactive(
                 code, silent=True, store_history=False, user_expressions=user_expressions,
-                timeout=self.timeout or 30, output_hook=lambda msg: None,
+                timeout=min(self.timeout or 10, 10), output_hook=lambda msg: None,
             )
         except (TimeoutError, RuntimeError):
             return None
@@ -317,17 +317,25 @@ class GuardedExecute(Execute):
     _guard = run_sync(_guard_request)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int):
-        if cell.cell_type == "code" and getattr(self, "_guard_ready", None) is not self.kc:
+        if cell.cell_type == "code" and getattr(self, "_guard_kc", None) is not self.kc:
+            self._guard_kc = self.kc
             # A new kernel (first cell, or after a death). Set up from user_expressions, the
             # context the checks run in (IPython swaps sys.displayhook and input around cells).
-            self._guard({"setup": SETUP})
-            self._guard_ready = self.kc
-        if is_test_cell(cell):
-            self._flag_reasons += parse_check(self._guard({"check": CHECK}))
+            reply = self._guard({"setup": SETUP})
+            self._guard_ready = True if reply else None
+        checking = is_test_cell(cell) and self._guard_ready is not None
+        if checking:
+            self._check({"check": CHECK})
         cell, resources = super().preprocess_cell(cell, resources, index)
-        if is_test_cell(cell):  # again: a thread or a hook may have patched during the test
+        if checking:  # again: a thread or a hook may have patched during the test
             after = {"check": CHECK}
             if HIDDEN_MARKER in cell.source:
                 after["forget"] = FORGET
-            self._flag_reasons += parse_check(self._guard(after))
+            self._check(after)
         return cell, resources
+
+    def _check(self, user_expressions: dict) -> None:
+        reasons = parse_check(self._guard(user_expressions))
+        self._flag_reasons += reasons
+        if NO_ANSWER in reasons:  # flagged; don't wait on a broken kernel at every cell
+            self._guard_ready = None
