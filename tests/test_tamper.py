@@ -107,6 +107,10 @@ threading.Thread(target=_keep_patching, daemon=True).start()
 }
 
 
+# IPython itself puts sys.displayhook back after every cell: nothing is left to flag.
+NEUTRALISED_BY_IPYTHON = {"displayhook-replaced"}
+
+
 @pytest.fixture(scope="module")
 def tampered(tmp_path_factory):
     course = ScratchCourse(tmp_path_factory.mktemp("tamper"), ASSIGNMENT)
@@ -134,7 +138,7 @@ def test_tampering_is_flagged_or_earns_nothing(tampered, technique):
     )
 
 
-@pytest.mark.parametrize("technique", sorted(TECHNIQUES))
+@pytest.mark.parametrize("technique", sorted(set(TECHNIQUES) - NEUTRALISED_BY_IPYTHON))
 def test_tampering_that_changes_the_kernel_is_flagged_with_a_reason(tampered, technique):
     course, results, flags = tampered
     student = f"tamper-{technique}"

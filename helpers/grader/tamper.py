@@ -42,7 +42,7 @@ from helpers.course.nbgrader_plugins import Execute
 
 GUARD = "__grader_guard__"
 
-# Sent once, silently, before the first cell: saves the kernel's machinery and
+# Evaluated once (user_expressions) before the first cell: saves the kernel's machinery and
 # defines the check that compares with (and restores) it. Runs in the kernel.
 KERNEL_SETUP = r'''
 def __grader_setup():
