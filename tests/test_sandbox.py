@@ -31,6 +31,8 @@ def course(tmp_path):
     mine = tmp_path / "autograded" / "alice" / "01-fundamentals"
     mine.mkdir(parents=True)
     (mine / "data.txt").write_text("alice's data")
+    # nbgrader writes the notebook it grades here, with every hidden test, before running it
+    (mine / "01-fundamentals.ipynb").write_text("### BEGIN HIDDEN TESTS")
     return tmp_path, mine
 
 
@@ -76,6 +78,7 @@ def test_the_kernel_sees_its_own_files_and_nothing_of_the_course(course):
         "open('../../../solutions/01-fundamentals/01-fundamentals.ipynb')",
         f"open({str(root / 'gradebook.db')!r})",
         "open('../../bob/01-fundamentals/01-fundamentals.ipynb')",
+        "open('01-fundamentals.ipynb')",
     )
     assert results[0] == ("ok", None, "alice's data\n")
     assert results[1][0] == "ok", "its own directory is writable"
@@ -94,6 +97,32 @@ def test_no_host_network_but_its_own_loopback(course):
     )
     assert results[0][:2] == ("error", "ConnectionRefusedError"), "the host's PostgreSQL is out of reach"
     assert results[1] == ("ok", None, "loopback ok\n")
+
+
+def test_a_runaway_cell_is_interrupted(course):
+    _, mine = course
+
+    async def main():
+        km = sandbox.SandboxedKernelManager()
+        await km.start_kernel(cwd=str(mine))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            msg_id = kc.execute("while True: pass")
+            await asyncio.sleep(2)
+            await km.interrupt_kernel()
+            reply = await kc.get_shell_msg(timeout=30)
+            while reply["parent_header"].get("msg_id") != msg_id:  # kernel_info's reply first
+                reply = await kc.get_shell_msg(timeout=30)
+            after = await kc.execute_interactive("1 + 1", timeout=30)
+            return reply["content"].get("ename"), after["content"]["status"]
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            await km.cleanup_resources()
+
+    assert asyncio.run(main()) == ("KeyboardInterrupt", "ok")
 
 
 def test_a_huge_allocation_fails_in_the_kernel_only(course):

@@ -2,7 +2,8 @@
 
 The kernel sees a read-only system (``/usr``, a few files of ``/etc``, the Python it
 runs on, the virtual environment and the course's ``helpers`` package minus this
-grading package), a private writable copy of its own submission directory, its own
+grading package), a private writable copy of its own submission directory (without
+its notebooks: the one being graded holds the hidden tests of every cell), its own
 ``/tmp``, and nothing of the course: no ``solutions/``, no gradebook, no other
 student. It has its own network namespace (a loopback that is up, so notebooks
 still start servers on 127.0.0.1, and nothing else: the host's PostgreSQL is out of
@@ -214,7 +215,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         private = self._private / "work"
         if not private.exists():
             if cwd != self._private:
-                shutil.copytree(cwd, private, symlinks=True)
+                # Not the notebooks: nbgrader writes the one being graded here with every
+                # test cell, hidden tests included, before it runs it.
+                shutil.copytree(cwd, private, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
             else:
                 private.mkdir()
             if os.geteuid() == 0:
