@@ -185,7 +185,8 @@ def test_no_false_positive(assignment, tmp_path_factory):
 
 
 def test_forgotten_hidden_tests_cannot_be_printed_later(tmp_path_factory):
-    """After a hidden test ran, `In`, `_ih` and `_i*` no longer hold its source."""
+    """After a hidden test ran, `In`, `_ih` and `_i*` no longer hold its source, and the
+    graded notebook (with every hidden test) is not in the working directory."""
     course = ScratchCourse(tmp_path_factory.mktemp("forget"), ASSIGNMENT)
     course.generate()
     nb = read(course.source_notebook)
@@ -193,6 +194,8 @@ def test_forgotten_hidden_tests_cannot_be_printed_later(tmp_path_factory):
     answer_cells(nb)[last].source += (
         "\nprint('\\n'.join(In))\nprint(_ih[-2], _i, _ii, _iii)\n"
         "import linecache\nprint([l for e in linecache.cache.values() if len(e) > 2 for l in e[2]])\n"
+        # nbgrader wrote the graded notebook, every hidden test in it, to the working directory
+        "import glob\nprint(glob.glob('*.ipynb'), [open(p).read() for p in glob.glob('*.ipynb')])\n"
     )
     course.submit("printer", nb)
     course.autograde()
@@ -202,4 +205,5 @@ def test_forgotten_hidden_tests_cannot_be_printed_later(tmp_path_factory):
     )
     assert "### BEGIN SOLUTION" in printed, "the answer printed the cells it could read"
     assert "BEGIN HIDDEN TESTS" not in printed
+    assert "[] []" in printed, "no notebook to open in the working directory"
     assert MARKER not in printed  # the graded copy is raw; feedback is scrubbed (test_scrub.py)

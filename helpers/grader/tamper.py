@@ -30,6 +30,10 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,6 +275,29 @@ def _course_root(config: Any) -> Path:
     return Path(CourseDirectory(config=config).root)
 
 
+@contextmanager
+def notebooks_put_aside(directory: str | None) -> Iterator[None]:
+    """Move the notebooks out of ``directory`` while the kernel runs there, then back.
+
+    nbgrader writes the notebook it grades into the kernel's working directory, with
+    every test cell (hidden tests of cells not yet run included) before running it;
+    student code must not be able to open it.
+    """
+    notebooks = sorted(Path(directory).glob("*.ipynb")) if directory else []
+    if not notebooks:
+        yield
+        return
+    aside = Path(tempfile.mkdtemp(prefix="grader-aside-"))
+    try:
+        for path in notebooks:
+            shutil.move(path, aside / path.name)
+        yield
+    finally:
+        for path in notebooks:
+            shutil.move(aside / path.name, path)
+        aside.rmdir()
+
+
 class GuardedExecute(Execute):
     """The course's Execute, restoring the kernel around each test cell and flagging tampering.
 
@@ -290,7 +317,8 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None):
         self._flag_reasons: list[str] = []
-        nb, resources = super().preprocess(nb, resources, km)
+        with notebooks_put_aside((resources or {}).get("metadata", {}).get("path")):
+            nb, resources = super().preprocess(nb, resources, km)
         info = (resources or {}).get("nbgrader", {})
         reasons = sorted(set(self._flag_reasons))
         if info.get("student") and info.get("assignment"):
