@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer
+from traitlets import Bool, Integer, List, Unicode
 
 BWRAP = "bwrap"
 # Inside the sandbox: a fresh tmpfs of its own, not the host's /tmp.
@@ -89,12 +89,13 @@ def available() -> bool:
     return True
 
 
-def _namespaces() -> list[str]:
+def _namespaces(share_network: bool = False) -> list[str]:
     """bwrap's namespaces: as root, everything but the user namespace (the kernel's
     user is switched inside with setpriv, see :func:`_run_as`); otherwise all of them."""
     if os.geteuid() != 0:
-        return ["--unshare-all"]
-    return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        return ["--unshare-all"] + (["--share-net"] if share_network else [])
+    names = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+    return names + ([] if share_network else ["--unshare-net"])
 
 
 def _run_as(uid: int) -> list[str]:
@@ -147,17 +148,18 @@ def _parents(*paths: Path) -> list[str]:
 
 
 def bwrap_command(
-    cwd: Path, private_cwd: Path, runtime: Path, repo: Path, limits: dict[str, int], uid: int
+    cwd: Path, private_cwd: Path, runtime: Path, repo: Path, limits: dict[str, int], uid: int,
+    keep_env: tuple[str, ...] = KEEP_ENV, share_network: bool = False,
 ) -> list[str]:
     """The command prefix that runs a kernel confined (see the module docstring)."""
     env = ["--clearenv"]
-    for key in KEEP_ENV:
+    for key in keep_env:
         if key in os.environ:
             env += ["--setenv", key, os.environ[key]]
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
     env += [
         "--setenv", "PATH", path, "--setenv", "HOME", SANDBOX_HOME,
-        "--setenv", "TMPDIR", SANDBOX_TMP, "--setenv", "MPLBACKEND", "agg",
+        "--setenv", "TMPDIR", SANDBOX_TMP,
         "--setenv", "PYDEVD_DISABLE_FILE_VALIDATION", "1",
     ]
     return [
@@ -171,7 +173,7 @@ def bwrap_command(
         "--bind", str(private_cwd), str(cwd),
         "--bind", str(runtime), str(runtime),
         "--chdir", str(cwd),
-        *_namespaces(),  # pid, net (a loopback only), ipc, uts
+        *_namespaces(share_network),  # pid, net (a loopback only), ipc, uts
         "--die-with-parent", "--new-session",
         *env,
         "--",
@@ -191,6 +193,13 @@ class SandboxedKernelManager(AsyncKernelManager):
     cpu_limit = Integer(300, help="CPU seconds each process of a kernel may use.").tag(config=True)
     process_limit = Integer(
         256, help="Processes and threads a kernel's sandbox may run at once."
+    ).tag(config=True)
+
+    share_network = Bool(
+        False, help="Let kernels reach the host's network (e.g. a course database server)."
+    ).tag(config=True)
+    keep_env = List(
+        Unicode(), list(KEEP_ENV), help="Environment variables passed into the sandbox."
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -227,7 +236,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         from helpers.course.steps import REPO
 
         limits = {"memory": self.memory_limit, "cpu": self.cpu_limit, "processes": self.process_limit}
-        return bwrap_command(cwd, private, self._runtime, REPO, limits, self._uid) + cmd
+        sandbox = bwrap_command(
+            cwd, private, self._runtime, REPO, limits, self._uid,
+            keep_env=tuple(self.keep_env), share_network=self.share_network,
+        )
+        return sandbox + cmd
 
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
