@@ -171,6 +171,9 @@ def __grader_setup():
         hm = ip.history_manager
         for hist in (hm.input_hist_parsed, hm.input_hist_raw):
             hist[:] = [placeholder if marker in s else s for s in hist]
+        for name in ("_i00", "_i", "_ii", "_iii"):  # the next cell shifts these into _i, _ii...
+            if marker in str(getattr(hm, name, "")):
+                setattr(hm, name, placeholder)
         for name in [n for n in ip.user_ns if n.startswith("_i")]:
             if isinstance(ip.user_ns[name], str) and marker in ip.user_ns[name]:
                 ip.user_ns[name] = placeholder
