@@ -340,7 +340,7 @@ class GuardedExecute(Execute):
         try:
             return await self.kc.execute_interactive(
                 code, silent=True, store_history=False, user_expressions=user_expressions,
-                timeout=min(self.timeout or 10, 10), output_hook=lambda msg: None,
+                timeout=self.timeout or 30, output_hook=lambda msg: None,
             )
         except (TimeoutError, RuntimeError):
             return None
