@@ -353,9 +353,11 @@ class GuardedExecute(Execute):
             # A new kernel (first cell, or after a death). Set up from user_expressions, the
             # context the checks run in (IPython swaps sys.displayhook and input around cells).
             reply = self._guard({"setup": SETUP})
+            self._checked = False
             self._guard_ready = True if reply else None
         checking = is_test_cell(cell) and self._guard_ready is not None
-        if checking:
+        # Only student code can have changed the kernel since the last check.
+        if checking and not getattr(self, "_checked", False):
             self._check({"check": CHECK})
         cell, resources = super().preprocess_cell(cell, resources, index)
         if checking:  # again: a thread or a hook may have patched during the test
@@ -363,6 +365,7 @@ class GuardedExecute(Execute):
             if HIDDEN_MARKER in cell.source:
                 after["forget"] = FORGET
             self._check(after)
+        self._checked = checking or (getattr(self, "_checked", False) and cell.cell_type != "code")
         return cell, resources
 
     def _check(self, user_expressions: dict) -> None:
