@@ -176,34 +176,87 @@ def _flags_for(assignment, tmp_path_factory, mistakes):
 
 
 @pytest.mark.parametrize("assignment", assignments())
-def test_no_false_positive(assignment, tmp_path_factory):
-    """Every solution grades full marks unflagged; no catalogued mistake is flagged."""
-    course, flags = _flags_for(assignment, tmp_path_factory, mistakes=True)
+def test_no_solution_is_flagged(assignment, tmp_path_factory):
+    """Every step's solution grades full marks and unflagged (steps 08 and 09 change
+    sys.excepthook, logging and OpenTelemetry's global state; step 06 prints lines
+    that hidden tests also hold)."""
+    course, flags = _flags_for(assignment, tmp_path_factory, mistakes=False)
     assert flags == [], [(f.student, f.reasons) for f in flags]
     solution = course.results()["solution"]
     assert solution.total == solution.max_total
 
 
-def test_forgotten_hidden_tests_cannot_be_printed_later(tmp_path_factory):
-    """After a hidden test ran, `In`, `_ih` and `_i*` no longer hold its source, and the
-    graded notebook (with every hidden test) is not in the working directory."""
+@pytest.mark.parametrize("assignment", assignments())
+def test_no_catalogued_mistake_is_flagged(assignment, tmp_path_factory):
+    """Wrong answers are wrong, not tampering: none of tests/mistakes/<step>.yaml is flagged."""
+    _, flags = _flags_for(assignment, tmp_path_factory, mistakes=True)
+    assert flags == [], [(f.student, f.reasons) for f in flags]
+
+
+def hidden_test_lines(course):
+    """Lines (12+ characters) of the hidden tests that the released notebook and the
+    solution's answers do not also show (as tests/test_grading.py counts a leak)."""
+    released = "\n".join(cell.source for cell in read(course.released_notebook).cells)
+    released += "\n" + "\n".join(c.source for c in answer_cells(read(course.source_notebook)).values())
+    lines, inside = [], False
+    for cell in read(course.source_notebook).cells:
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) >= 12 and line.strip() not in released:
+                lines.append(line.strip())
+    assert lines, "the assignment has hidden tests"
+    return lines
+
+
+def test_hidden_tests_reach_no_feedback_and_are_forgotten(tmp_path_factory):
+    """No hidden-test line reaches feedback, even printed or raised by student code; after
+    a hidden test ran, `In`, `_ih`, `_i*` and linecache no longer hold its source; the
+    graded notebook (with every hidden test) is not in the kernel's working directory."""
     course = ScratchCourse(tmp_path_factory.mktemp("forget"), ASSIGNMENT)
     course.generate()
     nb = read(course.source_notebook)
     last = list(answer_cells(nb))[-1]
     answer_cells(nb)[last].source += (
-        "\nprint('\\n'.join(In))\nprint(_ih[-2], _i, _ii, _iii)\n"
-        "import linecache\nprint([l for e in linecache.cache.values() if len(e) > 2 for l in e[2]])\n"
+        "\nimport glob, linecache\nmarker = 'BEGIN ' + 'HIDDEN TESTS'\n"
+        "print('answers seen:', any('BEGIN SOLUTION' in s for s in In))\n"
+        "print('in In:', any(marker in s for s in In))\n"
+        "print('in _i:', any(marker in str(v) for k, v in globals().items() if k.startswith('_i')))\n"
+        "cached = [line for e in linecache.cache.values() if len(e) > 2 for line in e[2]]\n"
+        "print('in linecache:', any(marker in line for line in cached))\n"
         # nbgrader wrote the graded notebook, every hidden test in it, to the working directory
-        "import glob\nprint(glob.glob('*.ipynb'), [open(p).read() for p in glob.glob('*.ipynb')])\n"
+        "print('notebooks:', glob.glob('*.ipynb'))\n"
     )
     course.submit("printer", nb)
+    # The issue's leak: an answer that prints, and raises with, the test cell calling it.
+    leaker = read(course.source_notebook)
+    first = next(iter(answer_cells(leaker)))
+    answer_cells(leaker)[first].source = (
+        "import inspect\n"
+        "def count_status_codes(lines):\n"
+        "    print(In[-1])\n"
+        "    print(inspect.getsource(inspect.stack()[1].frame))\n"
+        "    raise ValueError(In[-1])\n"
+    )
+    course.submit("leaker", leaker)
     course.autograde()
+
     graded = read(course.root / "autograded" / "printer" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     printed = "".join(
         o.get("text", "") for c in graded.cells for o in c.get("outputs", []) if o.output_type == "stream"
     )
-    assert "### BEGIN SOLUTION" in printed, "the answer printed the cells it could read"
-    assert "BEGIN HIDDEN TESTS" not in printed
-    assert "[] []" in printed, "no notebook to open in the working directory"
-    assert MARKER not in printed  # the graded copy is raw; feedback is scrubbed (test_scrub.py)
+    assert "answers seen: True" in printed, "the answer could read the cells before it"
+    for where in ("in In", "in _i", "in linecache"):
+        assert f"{where}: False" in printed
+    assert "notebooks: []" in printed
+
+    hidden = hidden_test_lines(course)
+    leaker_graded = (course.root / "autograded" / "leaker" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert "blank lines are skipped" in leaker_graded, "the leaker did print a hidden test"
+    for student in ("printer", "leaker"):
+        run_nbgrader(["generate_feedback", ASSIGNMENT, "--student", student, "--force"], course.root)
+        page = (course.root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        leaked = [line for line in hidden if line in text]
+        assert leaked == [], f"{student}'s feedback shows hidden test code: {leaked[:3]}"
+    assert MARKER in text, "the leaker's printed hidden cell was scrubbed"
