@@ -23,7 +23,10 @@ is flagged too. Only machinery that no exercise legitimately changes is checked:
 
 After each test cell that holds hidden tests, the kernel's copies of its source
 (``In``, ``_ih``, ``_i*``, the input history and the source cache IPython keeps
-for tracebacks) are replaced, so later student code cannot read those tests.
+for tracebacks) are replaced, so later student code cannot read those tests. The
+notebook nbgrader writes into the kernel's working directory (all hidden tests in
+it) is moved aside while the kernel runs. Whatever student code still prints is
+scrubbed from feedback (:mod:`helpers.grader.scrub`).
 """
 
 from __future__ import annotations
