@@ -42,18 +42,28 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from helpers.course.nbgrader_plugins import DeduplicateIds, Execute, HideHiddenTests  # noqa: E402
+from helpers.course.nbgrader_plugins import DeduplicateIds, HideHiddenTests  # noqa: E402
+from helpers.grader.scrub import ScrubHiddenTestText  # noqa: E402
+from helpers.grader.tamper import GuardedExecute  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
 
-# Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back:
+# and no output line that shows hidden-test text (student code can print it).
+c.GenerateFeedback.preprocessors = [
+    GetGrades, ScrubHiddenTestText, HideHiddenTests, CSSHTMLHeaderPreprocessor,
+]
+
+# Confinement (helpers/grader/sandbox.py): each kernel in a bubblewrap sandbox, no course
+# files, no network but its own loopback, memory/CPU/process limits. GRADER_CONFINE=1
+# turns it on; grading then refuses to start where bubblewrap is missing.
+c.GuardedExecute.confine = __import__("os").environ.get("GRADER_CONFINE") == "1"
 
 # `nbgrader zip_collect` reads the file names an LMS (Canvas) gives submissions.
 c.ZipCollectApp.collector_plugin = "helpers.course.nbgrader_plugins.LmsFileNameCollector"
