@@ -4,6 +4,11 @@ Directory names follow the repository layout: instructors author in ``solutions/
 ``nbgrader generate_assignment`` writes the student version to ``exercises/``.
 """
 
+import os
+from pathlib import Path
+
+import nbgrader
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "backend-roadmap-lab"
@@ -42,7 +47,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from helpers.course.nbgrader_plugins import DeduplicateIds, Execute, HideHiddenTests  # noqa: E402
+from helpers.course.nbgrader_plugins import DeduplicateIds, Execute  # noqa: E402
+from helpers.grader.feedback import TEMPLATES, FeedbackHideHiddenTests, NameTestCells  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
@@ -53,7 +59,23 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# (FeedbackHideHiddenTests is HideHiddenTests without a config warning.)
+# NameTestCells labels each test cell by its question for the page's table of contents.
+c.GenerateFeedback.preprocessors = [
+    GetGrades, NameTestCells, FeedbackHideHiddenTests, CSSHTMLHeaderPreprocessor,
+]
+c.HTMLExporter.template_name = "feedback_named"
+c.HTMLExporter.extra_template_basedirs = [
+    str(TEMPLATES), str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"),
+]
+
+# nbgrader's exchange (release_assignment, fetch, submit, collect, release_feedback) in a folder
+# of this course unless LAB_EXCHANGE_ROOT names a shared one (a JupyterHub class: README).
+# The default, /usr/local/share/nbgrader/exchange, does not exist on a single machine, and the
+# formgrader then logs a CRITICAL line on every page.
+c.Exchange.root = os.environ.get("LAB_EXCHANGE_ROOT") or str(Path(__file__).resolve().parent / "exchange")
+# The formgrader's debug panel dumps the config as JSON, which fails on the classes above.
+c.FormgradeExtension.debug = False
 
 # `nbgrader zip_collect` reads the file names an LMS (Canvas) gives submissions.
 c.ZipCollectApp.collector_plugin = "helpers.course.nbgrader_plugins.LmsFileNameCollector"

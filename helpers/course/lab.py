@@ -52,8 +52,9 @@ def set_instructor_panels(enabled: bool) -> None:
 
 def run(instructor: bool = False, extra_args: list[str] | None = None) -> int:
     """Prepare and start JupyterLab at the repository root; returns its exit code."""
-    for path in ensure_copies():
-        print(f"Created your copy of the exercises: {relative(path)}")
+    if not instructor:  # an instructor grades in submitted/, and needs no learner copies
+        for path in ensure_copies():
+            print(f"Created your copy of the exercises: {relative(path)}")
     write_settings_overrides()
     set_instructor_panels(instructor)
     command = [
