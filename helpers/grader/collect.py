@@ -35,7 +35,7 @@ class Collected:
 
     student_id: str
     name: str
-    late: bool
+    late: str  # "late" when the LMS flagged the submission, else ""
     timestamp: str
     lms_prefix: str
     upload: str
@@ -56,6 +56,10 @@ def archives(course: Path, assignment: str) -> list[Path]:
             f"Download Submissions) and put the zip there."
         )
     return found
+
+
+def _late(lms_file: LmsFile) -> str:
+    return "late" if lms_file.late else ""
 
 
 def _problem_with(data: bytes) -> str | None:
@@ -85,7 +89,7 @@ def collect(assignment: str, course: Path, zips: list[Path] | None = None) -> li
                     continue
                 lms_file = parse_canvas_name(info.filename)
                 if lms_file is None:
-                    outcomes.append(Collected("", "", False, "", "", info.filename,
+                    outcomes.append(Collected("", "", "", "", "", info.filename,
                                               "ignored: not named <name>_<user id>_<submission id>_<file>"))
                     continue
                 when = datetime(*info.date_time)
@@ -101,7 +105,7 @@ def collect(assignment: str, course: Path, zips: list[Path] | None = None) -> li
                 usable.append((lms_file, data, when))
         first = files[0][0]
         if not usable:
-            outcomes.append(Collected(student_id, first.name, first.late, "", first.prefix,
+            outcomes.append(Collected(student_id, first.name, _late(first), "", first.prefix,
                                       "; ".join(f.upload for f, _, _ in files),
                                       "not gradable: " + "; ".join(reasons)))
             continue
@@ -112,8 +116,9 @@ def collect(assignment: str, course: Path, zips: list[Path] | None = None) -> li
             shutil.rmtree(folder)  # a second run replaces the first (no --force needed)
         folder.mkdir(parents=True)
         (folder / f"{assignment}.ipynb").write_bytes(data)
+        # nbgrader reads the submission time here for late penalties (a time without zone is UTC).
         (folder / "timestamp.txt").write_text(when.strftime("%Y-%m-%d %H:%M:%S.%f"))
-        outcomes.append(Collected(student_id, lms_file.name, lms_file.late, when.isoformat(sep=" "),
+        outcomes.append(Collected(student_id, lms_file.name, _late(lms_file), when.isoformat(sep=" "),
                                   lms_file.prefix, lms_file.upload, "collected"))
 
     path = report_path(course, assignment)
@@ -147,7 +152,7 @@ def read_report(course: Path, assignment: str) -> dict[str, dict[str, str]]:
 def summary(outcomes: list[Collected]) -> str:
     """What an instructor reads after collecting: counts, then every student who needs a look."""
     collected = [o for o in outcomes if o.status == "collected"]
-    lines = [f"collected {len(collected)} submissions ({sum(o.late for o in collected)} late)"]
+    lines = [f"collected {len(collected)} submissions ({sum(bool(o.late) for o in collected)} late)"]
     names: dict[str, list[str]] = {}
     for o in outcomes:
         if o.student_id:

@@ -3,10 +3,11 @@
 ``nbgrader release_feedback`` needs nbgrader's exchange (a hub). For a class on an
 LMS, :func:`handback` packs ``feedback/<student>/<assignment>/`` into
 ``handback/<assignment>/<name>_<user id>_<submission id>_<assignment>-feedback.zip``
-(the name Canvas gave the submission, so it is clear whose it is), and puts all of
-them in ``handback/<assignment>-canvas.zip``: Canvas's **Re-Upload Submissions**
-(on the assignment page, after Download Submissions) takes that zip and attaches
-each file to the matching student's submission as a comment.
+(the name Canvas gave the submission, so it is clear whose it is), and puts each
+student's feedback page, named the same way (``<prefix>_<assignment>-feedback.html``),
+in ``handback/<assignment>-canvas.zip``: Canvas's **Re-Upload Submissions** (on the
+assignment page, beside Download Submissions) takes that zip and attaches each
+file to the matching student's submission as a comment.
 
 Feedback is safe to hand out: the course's configuration removes hidden tests'
 code from it (``nbgrader_config.py``).
@@ -35,7 +36,7 @@ def handback(assignment: str, course: Path) -> list[Path]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    made = []
+    made, pages = [], []
     for student in students:
         prefix = (collected.get(student) or {}).get("lms_prefix") or student
         target = out / f"{prefix}_{assignment}-feedback.zip"
@@ -45,8 +46,11 @@ def handback(assignment: str, course: Path) -> list[Path]:
                 if path.is_file():
                     zf.write(path, f"{assignment}-feedback/{path.relative_to(folder)}")
         made.append(target)
+        page = folder / f"{assignment}.html"
+        if page.exists():
+            pages.append((page, f"{prefix}_{assignment}-feedback.html"))
     combined = course / "handback" / f"{assignment}-canvas.zip"
     with zipfile.ZipFile(combined, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in made:
-            zf.write(path, path.name)
+        for page, name in pages:
+            zf.write(page, name)
     return [*made, combined]
