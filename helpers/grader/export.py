@@ -24,7 +24,7 @@ from pathlib import Path
 
 from helpers.grader.collect import read_report
 from helpers.grader.lms import CANVAS_COLUMNS, read_roster
-from helpers.grader.workflow import gradebook, submitted_students
+from helpers.grader.workflow import final_score, gradebook, submitted_students
 
 REPORT_COLUMNS = ["student_id", "name", "score", "max_score", "late", "status", "flagged"]
 #: Where the grading system lists flagged (e.g. tampered, confined-run violations) students.
@@ -92,7 +92,7 @@ def rows(assignment: str, course: Path, roster: dict[str, dict[str, str]] | None
             row["late"] = (collected.get(sid) or {}).get("late", "")
             if sid in graded:
                 sub = graded[sid]
-                row.update(score=f"{float(sub.score):g}", status="graded")
+                row.update(score=f"{final_score(sub):g}", status="graded")
                 if float(sub.late_submission_penalty or 0):
                     row["status"] = f"graded (late penalty {float(sub.late_submission_penalty):g})"
             elif sid in collected and collected[sid]["status"] != "collected":

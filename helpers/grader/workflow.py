@@ -67,13 +67,18 @@ def submitted_students(assignment: str, course: Path) -> list[str]:
     return sorted(p.parent.parent.name for p in (Path(course) / "submitted").glob(f"*/{assignment}/*.ipynb"))
 
 
+def final_score(submission) -> float:
+    """A submission's score after the late penalty (nbgrader keeps the two apart)."""
+    return max(float(submission.score) - float(submission.late_submission_penalty or 0), 0.0)
+
+
 def graded_students(assignment: str, course: Path) -> dict[str, float]:
-    """Student id → total score, for every graded submission of ``assignment``."""
+    """Student id → score after any late penalty, for every graded submission of ``assignment``."""
     from nbgrader.api import MissingEntry
 
     with gradebook(course) as gb:
         try:
-            return {s.student.id: float(s.score) for s in gb.assignment_submissions(assignment)}
+            return {s.student.id: final_score(s) for s in gb.assignment_submissions(assignment)}
         except MissingEntry:
             return {}
 
