@@ -73,7 +73,11 @@ c.HTMLExporter.extra_template_basedirs = [
 # of this course unless LAB_EXCHANGE_ROOT names a shared one (a JupyterHub class: README).
 # The default, /usr/local/share/nbgrader/exchange, does not exist on a single machine, and the
 # formgrader then logs a CRITICAL line on every page.
-c.Exchange.root = os.environ.get("LAB_EXCHANGE_ROOT") or str(Path(__file__).resolve().parent / "exchange")
+_exchange = os.environ.get("LAB_EXCHANGE_ROOT")
+if not _exchange:
+    _exchange = str(Path(__file__).resolve().parent / "exchange")
+    os.makedirs(_exchange, exist_ok=True)  # nbgrader checks it exists; a shared one is the hub's to make
+c.Exchange.root = _exchange
 # The formgrader's debug panel dumps the config as JSON, which fails on the classes above.
 c.FormgradeExtension.debug = False
 

@@ -94,3 +94,18 @@ def test_helpers_install_as_a_package_without_solutions(tmp_path):
                    "helpers/grader/templates/feedback_named/index.html.j2", "helpers/mini_api/__init__.py"):
         assert needed in names, f"{needed} is missing from the wheel"
     assert not [n for n in names if "solution" in n.lower() or n.endswith(".ipynb")]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_single_machine_course_has_a_working_exchange(tmp_path, monkeypatch, caplog):
+    """The formgrader checks the exchange on every page and logs CRITICAL if it is missing."""
+    from nbgrader.apps.api import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.delenv("LAB_EXCHANGE_ROOT", raising=False)
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    api = NbGraderAPI(config=config)
+    assert api.exchange_root == str(tmp_path / "exchange")
+    assert not api.exchange_missing
+    assert not [r for r in caplog.records if r.levelname == "CRITICAL"]
