@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup lab lab-instructor test test-fast test-notebooks test-grading lint \
-        check reset execute release bench clean
+        check reset execute release bench clean \
+        update collect autograde feedback handback export publish
 
 setup: $(STAMP)
 
@@ -53,6 +54,18 @@ execute: $(STAMP)              ## maintainers: re-run walkthroughs and save outp
 
 release: $(STAMP)              ## maintainers: regenerate exercises/ from solutions/
 	$(BIN)/python -m helpers.course release $(STEP)
+
+# Instructors (README, "For instructors"): one step at a time, e.g. make collect STEP=01.
+update collect autograde feedback handback: $(STAMP)
+	@test -n "$(STEP)" || { echo "Say which step: make $@ STEP=01"; exit 2; }
+	$(BIN)/python -m helpers.course $@ $(STEP)
+
+export: $(STAMP)               ## instructors: grades/<step>.csv + the LMS import file (ROSTER=canvas.csv)
+	$(BIN)/python -m helpers.course export $(STEP) $(if $(ROSTER),--roster $(ROSTER))
+
+publish: $(STAMP)              ## instructors: what students receive, e.g. make publish TO=../course-students
+	@test -n "$(TO)" || { echo "Say where: make publish TO=../course-students"; exit 2; }
+	$(BIN)/python -m helpers.course publish $(TO) --git
 
 bench: $(STAMP)                ## timings against the targets
 	$(BIN)/python -m helpers.course bench
