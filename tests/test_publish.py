@@ -65,6 +65,9 @@ def _public() -> str:
     return "".join(p.read_text() for p in [*NOTEBOOKS.glob("*.ipynb"), *(REPO / "helpers").rglob("*.py")])
 
 
-def test_publishing_never_overwrites(published):
+def test_publishing_never_overwrites_nor_writes_into_the_course(published):
     with pytest.raises(SystemExit, match="not empty"):
         publish(published)
+    with pytest.raises(SystemExit, match="outside the course's folder"):
+        publish(REPO / "students")
+    assert not (REPO / "students").exists()

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "publish":
         from helpers.grader.publish import publish
 
-        target = publish(args.target, git=args.git)
+        target = publish(args.target, repo=course, git=args.git)
         print(f"Students' copy in {target}: walkthroughs, exercises, helpers; no solutions or hidden tests.")
         return 0
     if args.command == "export":

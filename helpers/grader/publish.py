@@ -88,10 +88,8 @@ def publish(target: Path, repo: Path = REPO, git: bool = False) -> Path:
     target = Path(target).resolve()
     if target.exists() and any(target.iterdir()):
         raise SystemExit(f"{target} is not empty: give a new folder (nothing is overwritten).")
-    if target == repo.resolve() or repo.resolve() in target.parents and target.parts[len(repo.parts)] in (
-        "notebooks", "exercises", "helpers", "solutions"
-    ):
-        raise SystemExit(f"Publish outside the course's own folders, not into {target}.")
+    if target == repo.resolve() or repo.resolve() in target.parents:
+        raise SystemExit(f"Publish outside the course's folder ({repo}), not into {target}.")
     target.mkdir(parents=True, exist_ok=True)
     for name in INCLUDED:
         source = repo / name
