@@ -109,3 +109,5 @@ def test_a_single_machine_course_has_a_working_exchange(tmp_path, monkeypatch, c
     assert api.exchange_root == str(tmp_path / "exchange")
     assert not api.exchange_missing
     assert not [r for r in caplog.records if r.levelname == "CRITICAL"]
+    # Its debug panel dumps the config as JSON and warns "not serializable" on our classes.
+    assert config.FormgradeExtension.debug is False

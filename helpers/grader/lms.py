@@ -82,7 +82,8 @@ def why_not_gradable(upload: str, assignment: str) -> str | None:
     """None if ``upload`` is the assignment's notebook (under any usual variant), else why not."""
     if not upload.lower().endswith(".ipynb"):
         return f"{upload!r} is not a notebook (.ipynb); expected {assignment}.ipynb"
-    if notebook_stem(upload) != assignment.lower():
+    # (An assignment named like a copy, `hw-1`, is compared in the same reduced form.)
+    if notebook_stem(upload) not in {assignment.lower(), notebook_stem(f"{assignment}.ipynb")}:
         return f"{upload!r} is not this assignment's notebook; expected {assignment}.ipynb"
     return None
 
