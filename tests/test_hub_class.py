@@ -80,9 +80,14 @@ def test_exchange_round_trip(tmp_path, monkeypatch):
 
 def test_helpers_install_as_a_package_without_solutions(tmp_path):
     """`pip install <repo>` gives a kernel `helpers` (with its data files) and nothing secret."""
+    # A copy of the checkout (solutions/ included), so the build leaves nothing in the repository.
+    source = tmp_path / "checkout"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", "my-work", "submitted", "autograded"))
+    assert (source / "solutions").is_dir()
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
-         str(REPO)],
+         str(source)],
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr
