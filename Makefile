@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup lab lab-instructor test test-fast test-notebooks test-grading lint \
-        check reset reset-walkthrough execute release bench clean
+        check reset reset-walkthrough execute release bench clean \
+        update collect autograde feedback handback export publish
 
 setup: $(STAMP)
 
@@ -64,3 +65,15 @@ bench: $(STAMP)                ## timings against the targets
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Instructors (README, "For instructors"): one step at a time, e.g. make collect STEP=01.
+update collect autograde feedback handback: $(STAMP)
+	@test -n "$(STEP)" || { echo "Say which step: make $@ STEP=01"; exit 2; }
+	$(BIN)/python -m helpers.course $@ $(STEP)
+
+export: $(STAMP)               ## instructors: grades/<step>.csv + the LMS import file (ROSTER=canvas.csv)
+	$(BIN)/python -m helpers.course export $(STEP) $(if $(ROSTER),--roster $(ROSTER))
+
+publish: $(STAMP)              ## instructors: what students receive, e.g. make publish TO=../course-students
+	@test -n "$(TO)" || { echo "Say where: make publish TO=../course-students"; exit 2; }
+	$(BIN)/python -m helpers.course publish $(TO) --git

@@ -4,6 +4,11 @@ Directory names follow the repository layout: instructors author in ``solutions/
 ``nbgrader generate_assignment`` writes the student version to ``exercises/``.
 """
 
+import os
+from pathlib import Path
+
+import nbgrader
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "backend-roadmap-lab"
@@ -42,7 +47,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from helpers.course.nbgrader_plugins import DeduplicateIds, HideHiddenTests  # noqa: E402
+from helpers.course.nbgrader_plugins import DeduplicateIds  # noqa: E402
+from helpers.grader.feedback import TEMPLATES, FeedbackHideHiddenTests, NameTestCells  # noqa: E402
 from helpers.grader.scrub import ScrubHiddenTestText  # noqa: E402
 from helpers.grader.tamper import GuardedExecute  # noqa: E402
 
@@ -54,16 +60,34 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties, CheckCellMetadata,
 ]
 
-# Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back:
+# Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back,
 # and no output line that shows hidden-test text (student code can print it).
+# (FeedbackHideHiddenTests is HideHiddenTests without a config warning.)
+# NameTestCells labels each test cell by its question for the page's table of contents.
 c.GenerateFeedback.preprocessors = [
-    GetGrades, ScrubHiddenTestText, HideHiddenTests, CSSHTMLHeaderPreprocessor,
+    GetGrades, NameTestCells, ScrubHiddenTestText, FeedbackHideHiddenTests, CSSHTMLHeaderPreprocessor,
+]
+c.HTMLExporter.template_name = "feedback_named"
+c.HTMLExporter.extra_template_basedirs = [
+    str(TEMPLATES), str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"),
 ]
 
 # Confinement (helpers/grader/sandbox.py): each kernel in a bubblewrap sandbox, no course
 # files, no network but its own loopback, memory/CPU/process limits. GRADER_CONFINE=1
 # turns it on; grading then refuses to start where bubblewrap is missing.
-c.GuardedExecute.confine = __import__("os").environ.get("GRADER_CONFINE") == "1"
+c.GuardedExecute.confine = os.environ.get("GRADER_CONFINE") == "1"
+
+# nbgrader's exchange (release_assignment, fetch, submit, collect, release_feedback) in a folder
+# of this course unless LAB_EXCHANGE_ROOT names a shared one (a JupyterHub class: README).
+# The default, /usr/local/share/nbgrader/exchange, does not exist on a single machine, and the
+# formgrader then logs a CRITICAL line on every page.
+_exchange = os.environ.get("LAB_EXCHANGE_ROOT")
+if not _exchange:
+    _exchange = str(Path(__file__).resolve().parent / "exchange")
+    os.makedirs(_exchange, exist_ok=True)  # nbgrader checks it exists; a shared one is the hub's to make
+c.Exchange.root = _exchange
+# The formgrader's debug panel dumps the config as JSON, which fails on the classes above.
+c.FormgradeExtension.debug = False
 
 # `nbgrader zip_collect` reads the file names an LMS (Canvas) gives submissions.
 c.ZipCollectApp.collector_plugin = "helpers.course.nbgrader_plugins.LmsFileNameCollector"

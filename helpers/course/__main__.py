@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("steps", nargs="*", help="e.g. 01-fundamentals (default: all)")
     bench = sub.add_parser("bench", help="time walkthroughs, autograding and the test suite")
     bench.add_argument("--no-suite", action="store_true", help="skip timing the whole test suite")
+    from helpers.grader import cli as instructor  # update, collect, autograde, feedback, handback, ...
+
+    instructor.add_parsers(sub)
 
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
@@ -78,6 +81,8 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
         for assignment in release_all(slugs or None):
             print(f"released exercises/{assignment}/")
         return 0
+    if args.command in instructor.COMMANDS:
+        return instructor.run(args)
     if args.command == "bench":
         from helpers.course import bench as bench_command
 

@@ -95,8 +95,9 @@ def command(extra_args: list[str] | None = None) -> list[str]:
 
 def prepare(instructor: bool = False) -> None:
     """Everything ``make lab`` does before starting JupyterLab (fast when nothing changed)."""
-    for path in ensure_copies():
-        print(f"Created your copy: {relative(path)}")
+    if not instructor:  # an instructor grades in submitted/, and needs no learner copies
+        for path in ensure_copies():
+            print(f"Created your copy: {relative(path)}")
     home.write()
     write_settings_overrides()
     write_page_config(instructor)

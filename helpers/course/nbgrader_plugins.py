@@ -121,16 +121,19 @@ class HideHiddenTests(ClearHiddenTests):
 
 
 class LmsFileNameCollector(FileNameCollectorPlugin):
-    """Collects ``<student>[_late]_<number>_<number>_<notebook>[-N].ipynb`` (Canvas's names).
+    """Collects ``<name>[_late]_<user id>_<number>_<notebook>[-N].ipynb`` (Canvas's names).
 
-    The ``-N`` an LMS appends to a resubmitted file is dropped, so the file matches
-    the assignment's notebook name. Other LMSs: set ``named_regexp`` in
+    The student id is Canvas's **user id**, not the squashed name (two Jane Does are
+    both ``doejane``). The ``-N`` an LMS appends to a resubmitted file is dropped, so
+    the file matches the assignment's notebook name. ``python -m helpers.course
+    collect`` does more (misnamed uploads, late flags, a report); this plugin keeps
+    ``nbgrader zip_collect`` consistent with it. Other LMSs: set ``named_regexp`` in
     ``nbgrader_config.py`` with ``student_id`` and ``file_id`` groups.
     """
 
     named_regexp = Unicode(
         # nbgrader matches the whole path; the name is what follows the last separator.
-        r"(?:.*[/\\])?(?P<student_id>[^_/\\]+)(?:_late)?_\d+_\d+_(?P<file_id>[^/\\]+\.ipynb)$",
+        r"(?:.*[/\\])?[^_/\\]+(?:_late)?_(?P<student_id>\d+)_\d+_(?P<file_id>[^/\\]+\.ipynb)$",
         help="How a submitted file's name gives the student id and the notebook's name.",
     ).tag(config=True)
 
