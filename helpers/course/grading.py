@@ -10,7 +10,6 @@ the gradebook (never from logs).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
