@@ -26,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("steps", nargs="*", help="e.g. 01-fundamentals (default: all)")
     bench = sub.add_parser("bench", help="time walkthroughs, autograding and the test suite")
     bench.add_argument("--no-suite", action="store_true", help="skip timing the whole test suite")
+    bench.add_argument("--grading-only", action="store_true",
+                       help="only stock nbgrader vs the grade command (and the killed worker)")
+    grade = sub.add_parser("grade", help="instructors: grade a step's submissions in submitted/")
+    grade.add_argument("step", help="e.g. 01, fundamentals or 01-fundamentals")
+    grade.add_argument("--course-dir", help="the nbgrader course directory (default: this repository)")
+    grade.add_argument("--workers", type=int, help="grading processes (default: one per CPU core)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    grade.add_argument("--no-feedback", action="store_true", help="skip writing feedback/")
 
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
@@ -68,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from helpers.course import bench as bench_command
 
-        return bench_command.run(suite=not args.no_suite)
+        return bench_command.run(suite=not args.no_suite, grading_only=args.grading_only)
+    if args.command == "grade":
+        from helpers.grader import command as grade_command
+
+        return grade_command.run(args.step, args.course_dir, args.workers, args.force,
+                                 feedback=not args.no_feedback)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
