@@ -11,12 +11,16 @@ answer and fails only tests of its own exercise, so the submission must lose exa
 the union of their `fails`); a mismatch names the mistake. A catalogue author who
 wants each mistake graded alone, e.g. to see one new entry's own result, runs
 `PROOFS_ONE_PER_SUBMISSION=1 pytest tests/test_grading.py -k 01_fundamentals`.
+
+`PROOFS_WORKERS=N` grades the batches with the course's own grading command
+(helpers/grader, N worker processes) instead of stock `nbgrader autograde`.
 """
 
 from __future__ import annotations
 
 import csv
 import html
+import os
 import re
 
 import pytest
@@ -64,7 +68,8 @@ def autograde_batch(assignment, tmp_path_factory):
             batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
             for expected in batch:
                 course.submit(expected.student, expected.notebook)
-            course.autograde()
+            workers = os.environ.get("PROOFS_WORKERS")
+            course.autograde(workers=int(workers) if workers else None)
             _batches[assignment] = (course, batch, course.results())
         except Exception as error:  # every test of the class reports it, without regrading
             _batches[assignment] = error
