@@ -7,7 +7,7 @@
   the untouched release and the wrong-answer catalogue;
 - step 03's dataset: seconds to build it on SQLite (target 5 s);
 - the grading command against stock nbgrader, on one batch of at least 40
-  submissions (01's solution, release and every catalogued mistake alone): stock
+  submissions (01's solution, release and 40 catalogued mistakes, each alone): stock
   serial ``nbgrader autograde`` seconds, ``grade`` seconds and the ratio (target
   2.5x on 2 cores), and whether a worker killed mid-batch lost a submission;
 - the whole test suite (target 10 min), unless ``--no-suite``.
@@ -55,14 +55,14 @@ def bench_autograde(assignment: str) -> tuple[float, int]:
     return seconds / len(batch), len(batch)
 
 
-def class_batch(course: ScratchCourse, assignment: str = "01-fundamentals") -> int:
-    """Submit a class-sized batch to ``course``: solution, release, each mistake alone."""
+def class_batch(course: ScratchCourse, assignment: str = "01-fundamentals", size: int = 42) -> int:
+    """Submit a class of ``size`` to ``course``: solution, release, then mistakes one each."""
     batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
     solution = next(e for e in batch if e.student == "solution").notebook
     release = next(e for e in batch if e.student == "untouched-release").notebook
     class_ = [("solution", solution), ("untouched-release", release)] + [
         (e.student, e.notebook) for e in proofs.mistake_submissions(solution, assignment, one_each=True)
-    ]
+    ][:size]
     for student, notebook in class_:
         course.submit(student, notebook)
     return len(class_)

@@ -205,6 +205,7 @@ class Pool:
         self.on_event = on_event or (lambda event, pid, student: None)
         self._context = multiprocessing.get_context("spawn")  # nothing inherited: a clean nbgrader
         self.workers: list[_Worker] = []
+        self._died_starting = 0  # workers that died before saying they were ready
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -251,6 +252,12 @@ class Pool:
                     if worker.process.sentinel in ready or not worker.process.is_alive():
                         worker.process.join(timeout=5)
                         self.workers.remove(worker)
+                        if not worker.ready:
+                            self._died_starting += 1
+                            if self._died_starting > 2 * self.size:
+                                raise GradingError(
+                                    f"grading workers keep dying before they start (exit code "
+                                    f"{worker.process.exitcode}); try: python -m nbgrader autograde --help")
                         student = worker.student
                         if student is not None:
                             deaths[student] = deaths.get(student, 0) + 1
