@@ -12,6 +12,8 @@ import io
 import os
 import shutil
 import signal
+import time
+from dataclasses import asdict
 
 import pytest
 
@@ -112,6 +114,40 @@ def test_a_killed_worker_loses_no_submission_and_a_rerun_grades_only_what_is_mis
 
     forced = command.grade(ASSIGNMENT, course.root, workers=1, force=True, feedback=False)
     assert len(forced.outcomes) == len(names) + 1 and forced.skipped == []
+
+
+def stand_in_worker(conn, course_dir, assignment, feedback):
+    """A worker without nbgrader: "grades" a student in 0.1 s; "crasher" kills its worker."""
+    conn.send(("ready", os.getpid()))
+    while (student := conn.recv()) is not None:
+        conn.send(("started", student))
+        if student == "crasher":
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.1)
+        conn.send(("done", asdict(workers.Outcome(student, graded=True, score=1.0, max_score=1.0))))
+
+
+def test_the_pool_regrades_what_a_killed_worker_held(tmp_path):
+    killed = []
+
+    def kill_b(event, pid, student):
+        if event == "started" and student == "b" and not killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    pool = workers.Pool(tmp_path, "a", 2, on_event=kill_b, target=stand_in_worker)
+    outcomes = pool.grade(["a", "b", "c", "d", "e"])
+    assert killed, "a worker was killed while it held b"
+    assert [(o.student, o.graded) for o in outcomes] == [(s, True) for s in "abcde"]
+    assert {o.student: o.attempts for o in outcomes}["b"] == 2
+    assert pool.workers == [], "every worker is stopped at the end"
+
+
+def test_a_submission_that_keeps_killing_its_worker_fails_alone(tmp_path):
+    pool = workers.Pool(tmp_path, "a", 2, target=stand_in_worker)
+    outcomes = {o.student: o for o in pool.grade(["a", "crasher", "b"])}
+    assert outcomes["a"].graded and outcomes["b"].graded
+    assert not outcomes["crasher"].graded and "died 2 times" in outcomes["crasher"].reason
 
 
 def test_bad_requests_say_what_to_do(tmp_path):

@@ -197,12 +197,14 @@ class Pool:
     """``size`` worker processes grading one assignment of one course directory."""
 
     def __init__(self, course_dir: Path, assignment: str, size: int, feedback: bool = True,
-                 on_event: Callable[[str, int, str], None] | None = None) -> None:
+                 on_event: Callable[[str, int, str], None] | None = None,
+                 target: Callable[[Connection, str, str, bool], None] = serve) -> None:
         self.course_dir = Path(course_dir).resolve()
         self.assignment = assignment
         self.size = max(1, size)
         self.feedback = feedback
         self.on_event = on_event or (lambda event, pid, student: None)
+        self.target = target  # the worker's main loop (tests pass a stand-in for nbgrader)
         self._context = multiprocessing.get_context("spawn")  # nothing inherited: a clean nbgrader
         self.workers: list[_Worker] = []
         self._died_starting = 0  # workers that died before saying they were ready
@@ -210,7 +212,7 @@ class Pool:
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=serve, args=(child, str(self.course_dir), self.assignment, self.feedback),
+            target=self.target, args=(child, str(self.course_dir), self.assignment, self.feedback),
             name="grader-worker", daemon=True,
         )
         process.start()
@@ -226,6 +228,8 @@ class Pool:
         outcomes: dict[str, Outcome] = {}
 
         def finish(outcome: Outcome) -> None:
+            if outcome.student in deaths and outcome.graded:
+                outcome.attempts += deaths[outcome.student]  # the attempts its dead workers made
             outcomes[outcome.student] = outcome
             if done:
                 done(outcome)
@@ -263,7 +267,7 @@ class Pool:
                             deaths[student] = deaths.get(student, 0) + 1
                             self.on_event("died", worker.process.pid or 0, student)
                             if deaths[student] >= MAX_WORKER_DEATHS:
-                                finish(Outcome(student, graded=False, attempts=deaths[student], reason=(
+                                finish(Outcome(student, graded=False, attempts=0, reason=(
                                     f"the worker grading it died {deaths[student]} times (killed, or out "
                                     f"of memory; exit code {worker.process.exitcode})")))
                             else:
