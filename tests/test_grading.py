@@ -71,9 +71,11 @@ def autograde_batch(assignment, tmp_path_factory):
             workers = os.environ.get("PROOFS_WORKERS")
             course.autograde(workers=int(workers) if workers else None)
             _batches[assignment] = (course, batch, course.results())
-        except Exception as error:  # every test of the class reports it, without regrading
+        # Every test of the class reports it, without regrading (pytest-timeout's Failed
+        # is no Exception: uncached, each of the class's tests would regrade the batch).
+        except (Exception, pytest.fail.Exception) as error:
             _batches[assignment] = error
-    if isinstance(_batches[assignment], Exception):
+    if isinstance(_batches[assignment], BaseException):
         raise _batches[assignment]
     return _batches[assignment]
 
