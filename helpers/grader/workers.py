@@ -16,7 +16,8 @@ death fails it with that reason) and a fresh worker takes its place.
 Every worker writes to the same gradebook. With SQLite, each connection waits up
 to :data:`SQLITE_BUSY_SECONDS` for another worker's write to finish, and a
 submission that still meets a lock is graded again (nbgrader's own transactions
-make that safe: ``--force`` replaces the earlier attempt).
+make that safe: ``--force`` replaces the earlier attempt); so is one whose kernel
+could not start (see :data:`TRANSIENT`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ from pathlib import Path
 
 #: How long one worker's gradebook connection waits for another's write (SQLite).
 SQLITE_BUSY_SECONDS = 60
-#: Attempts at one submission when the gradebook reports a lock (SQLite).
+#: Attempts at one submission when grading fails for a reason that is not the submission's.
 LOCK_RETRIES = 3
+#: Such reasons: another worker's gradebook write (SQLite), and a kernel that could not
+#: start because another process took its TCP port between choosing and binding it.
+TRANSIENT = ("database is locked", "Address already in use",
+             "Kernel died before replying to kernel_info")
 #: Times a submission may take its worker down before it is failed.
 MAX_WORKER_DEATHS = 2
 
@@ -115,12 +120,13 @@ class Grader:
             outcome.attempts, outcome.log = attempt, result.get("log", "")
             if result["success"]:
                 break
-            if "database is locked" not in outcome.log + result.get("error", ""):
+            if not any(sign in outcome.log + result.get("error", "") for sign in TRANSIENT):
                 outcome.reason = failure_reason(outcome.log, result.get("error", ""))
                 break
-            time.sleep(random.uniform(0.1, 1.0))  # noqa: S311 - jitter; another worker holds the gradebook
+            time.sleep(random.uniform(0.1, 1.0))  # noqa: S311 - jitter, before trying again
         else:
-            outcome.reason = f"the gradebook stayed locked through {LOCK_RETRIES} attempts"
+            outcome.reason = (f"{LOCK_RETRIES} attempts failed before any student code ran: "
+                              + failure_reason(outcome.log, result.get("error", "")))
         if result["success"]:
             outcome.graded = True
             outcome.score, outcome.max_score = self._score(student)
