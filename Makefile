@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup lab lab-instructor test test-fast test-notebooks test-grading lint \
         check reset reset-walkthrough execute release bench clean \
-        update collect autograde feedback handback export publish
+        update collect autograde feedback handback export publish grade
 
 setup: $(STAMP)
 
@@ -59,6 +59,10 @@ execute: $(STAMP)              ## maintainers: re-run walkthroughs and save outp
 
 release: $(STAMP)              ## maintainers: regenerate exercises/ from solutions/
 	$(BIN)/python -m helpers.course release $(STEP)
+
+grade: $(STAMP)                ## instructors: grade submitted/ for one step, e.g. make grade STEP=01
+	@test -n "$(STEP)" || { echo "Say which step: make grade STEP=01"; exit 2; }
+	$(BIN)/python -m helpers.course grade $(STEP) $(GRADE_ARGS)
 
 bench: $(STAMP)                ## timings against the targets
 	$(BIN)/python -m helpers.course bench

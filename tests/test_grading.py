@@ -5,12 +5,22 @@ of submissions (see helpers/course/proofs.py) is autograded in one `nbgrader
 autograde` run, and each submission's per-cell scores are read from the gradebook.
 Adding a step means adding its notebooks and its wrong-answer catalogue; nothing here.
 Run one assignment's proofs with `pytest tests/test_grading.py -k 01_fundamentals`.
+
+Catalogued mistakes in different exercises share a submission (each changes one
+answer and fails only tests of its own exercise, so the submission must lose exactly
+the union of their `fails`); a mismatch names the mistake. A catalogue author who
+wants each mistake graded alone, e.g. to see one new entry's own result, runs
+`PROOFS_ONE_PER_SUBMISSION=1 pytest tests/test_grading.py -k 01_fundamentals`.
+
+`PROOFS_WORKERS=N` grades the batches with the course's own grading command
+(helpers/grader, N worker processes) instead of stock `nbgrader autograde`.
 """
 
 from __future__ import annotations
 
 import csv
 import html
+import os
 import re
 
 import pytest
@@ -58,11 +68,14 @@ def autograde_batch(assignment, tmp_path_factory):
             batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
             for expected in batch:
                 course.submit(expected.student, expected.notebook)
-            course.autograde()
+            workers = os.environ.get("PROOFS_WORKERS")
+            course.autograde(workers=int(workers) if workers else None)
             _batches[assignment] = (course, batch, course.results())
-        except Exception as error:  # every test of the class reports it, without regrading
+        # Every test of the class reports it, without regrading (pytest-timeout's Failed
+        # is no Exception: uncached, each of the class's tests would regrade the batch).
+        except (Exception, pytest.fail.Exception) as error:
             _batches[assignment] = error
-    if isinstance(_batches[assignment], Exception):
+    if isinstance(_batches[assignment], BaseException):
         raise _batches[assignment]
     return _batches[assignment]
 
@@ -88,8 +101,12 @@ class GradingProofs:
 
     def test_each_mistake_loses_exactly_its_points(self, graded):
         course, batch, results = graded
-        mistakes = [e for e in batch if e.student.startswith("mistake-")]
+        mistakes = [e for e in batch if e.student.startswith(("mistake-", "mistakes-"))]
         assert mistakes, f"tests/mistakes/{course.assignment}.yaml has no entries"
+        graded_ids = sorted(m.id for e in mistakes for m in e.mistakes)
+        assert graded_ids == sorted(m.id for m in proofs.load_mistakes(course.assignment)), (
+            "every catalogued mistake is in exactly one submission"
+        )
         assert proofs.check_batch(mistakes, results, max_scores(course)) == []
 
     def test_every_graded_cell_fails_for_some_mistake(self, graded):

@@ -62,3 +62,107 @@ def test_catalogue_with_unknown_keys_is_rejected(tmp_path, monkeypatch):
     (tmp_path / "x.yaml").write_text("- id: m\n  answer: a\n  fails: [t]\n  source: pass\n  fials: [t]\n")
     with pytest.raises(ValueError, match="unknown keys"):
         proofs.load_mistakes("x")
+
+
+# Packing the catalogue: several mistakes per submission only where that proves the same.
+
+GROUPS = [("a1", ["a1-v", "a1-h"]), ("a2", ["a2-v", "a2-h"]), ("a3", ["a3-v"])]
+
+
+def mistake(id, answer, fails, source="x = 0", **extra):
+    return proofs.Mistake(id=id, answer=answer, fails=list(fails), source=source, **extra)
+
+
+def ids(packs):
+    return [[m.id for m in pack] for pack in packs]
+
+
+def test_mistakes_in_different_exercises_share_a_submission():
+    catalogue = [mistake("m1", "a1", ["a1-h"]), mistake("m2", "a2", ["a2-v"]), mistake("m3", "a3", ["a3-v"])]
+    assert ids(proofs.pack_mistakes(catalogue, GROUPS)) == [["m1", "m2", "m3"]]
+
+
+def test_mistakes_of_the_same_answer_never_share():
+    catalogue = [mistake("m1", "a1", ["a1-h"]), mistake("m2", "a1", ["a1-v"]), mistake("m3", "a2", ["a2-v"])]
+    assert ids(proofs.pack_mistakes(catalogue, GROUPS)) == [["m1", "m3"], ["m2"]]
+
+
+def test_a_cascading_mistake_is_graded_alone():
+    cascade = mistake("cascade", "a1", ["a1-v", "a2-v"])  # breaks a later exercise too
+    catalogue = [cascade, mistake("m2", "a2", ["a2-h"]), mistake("m3", "a3", ["a3-v"])]
+    assert ids(proofs.pack_mistakes(catalogue, GROUPS)) == [["cascade"], ["m2", "m3"]]
+
+
+def test_kernel_killers_unknown_answers_and_alone_entries_are_graded_alone():
+    catalogue = [
+        mistake("kills", "a1", ["a1-v"], source="import os\nos._exit(1)"),
+        mistake("unknown", "nope", ["a2-v"]),
+        mistake("loops", "a2", ["a2-v"], alone=True),
+        mistake("m3", "a3", ["a3-v"]),
+        mistake("m1", "a1", ["a1-h"]),
+    ]
+    assert ids(proofs.pack_mistakes(catalogue, GROUPS)) == [["kills"], ["unknown"], ["loops"], ["m3", "m1"]]
+
+
+def test_one_per_submission_packs_nothing():
+    catalogue = [mistake("m1", "a1", ["a1-h"]), mistake("m2", "a2", ["a2-v"])]
+    assert ids(proofs.pack_mistakes(catalogue, GROUPS, one_per_submission=True)) == [["m1"], ["m2"]]
+
+
+def test_packed_submissions_carry_every_answer_and_the_union_of_fails(monkeypatch, tmp_path):
+    monkeypatch.setattr(proofs, "MISTAKES", tmp_path)
+    (tmp_path / "x.yaml").write_text(
+        "- {id: m1, answer: a1, fails: [a1-h], source: 'x = 2'}\n"
+        "- {id: m2, answer: a2, fails: [a2-v], source: 'y = 2'}\n"
+        "- {id: m3, answer: a1, fails: [a1-v], source: 'x = 3'}\n"
+    )
+    nb = new_notebook([
+        answer("a1", "x = 1"), authoring.tests("a1-v", 1, "assert x"), authoring.tests("a1-h", 1, "assert x"),
+        answer("a2", "y = 1"), authoring.tests("a2-v", 1, "assert y"),
+    ])
+    packed, alone = proofs.mistake_submissions(nb, "x", one_each=False)
+    assert packed.lost == {"a1-h", "a2-v"} and [m.id for m in packed.mistakes] == ["m1", "m2"]
+    assert [c.source for c in proofs.answer_cells(packed.notebook).values()] == ["x = 2", "y = 2"]
+    assert alone.student == "mistake-m3" and alone.lost == {"a1-v"}
+    assert [m.id for m in alone.mistakes] == ["m3"]
+    assert len(proofs.mistake_submissions(nb, "x", one_each=True)) == 3
+    monkeypatch.setenv("PROOFS_ONE_PER_SUBMISSION", "1")
+    assert len(proofs.mistake_submissions(nb, "x")) == 3
+
+
+def packed(lost):
+    exercises = {"a1": ["t1"], "a2": ["t2"]}
+    pack = [mistake("m1", "a1", ["t1"]), mistake("m2", "a2", ["t2"])]
+    return proofs.Expected("mistakes-m1-and-1-more", nbformat.v4.new_notebook(), set(lost), "why",
+                           pack, exercises)
+
+
+def test_a_packed_submission_that_agrees_reports_nothing():
+    assert proofs.check_batch([packed({"t1", "t2"})], {"mistakes-m1-and-1-more": result("s", t1=0.0, t2=0.0)},
+                              MAX) == []
+
+
+def test_a_packed_mistake_that_is_not_caught_is_named():
+    results = {"mistakes-m1-and-1-more": result("s", t1=0.0)}
+    problems = proofs.check_batch([packed({"t1", "t2"})], results, MAX)
+    assert len(problems) == 1, problems
+    assert "'m2'" in problems[0] and "kept ['t2']" in problems[0]
+
+
+def test_a_packed_mistake_losing_an_unclaimed_cell_of_its_exercise_is_named():
+    exercises = {"a1": ["t1", "t2"], "a2": ["t3"]}
+    pack = [mistake("m1", "a1", ["t1"]), mistake("m2", "a2", ["t3"])]
+    expected = proofs.Expected("p", nbformat.v4.new_notebook(), {"t1", "t3"}, "why", pack, exercises)
+    results = {"p": Result("p", scores={"t1": 0.0, "t2": 0.0, "t3": 0.0}, max_scores={**MAX, "t3": 1.0})}
+    problems = proofs.check_batch([expected], results, {**MAX, "t3": 1.0})
+    assert len(problems) == 1 and "'m1'" in problems[0] and "also lost ['t2']" in problems[0]
+
+
+def test_a_packed_loss_outside_every_mistakes_exercise_is_reported():
+    exercises = {"a1": ["t1"], "a2": ["t3"]}
+    pack = [mistake("m1", "a1", ["t1"]), mistake("m2", "a2", ["t3"])]
+    expected = proofs.Expected("p", nbformat.v4.new_notebook(), {"t1", "t3"}, "why", pack, exercises)
+    maxes = {**MAX, "t3": 1.0}
+    results = {"p": Result("p", scores={"t1": 0.0, "t2": 0.0, "t3": 0.0}, max_scores=maxes)}
+    problems = proofs.check_batch([expected], results, maxes)
+    assert len(problems) == 1 and "no mistake of the submission targets" in problems[0]

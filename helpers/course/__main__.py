@@ -28,6 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("steps", nargs="*", help="e.g. 01-fundamentals (default: all)")
     bench = sub.add_parser("bench", help="time walkthroughs, autograding and the test suite")
     bench.add_argument("--no-suite", action="store_true", help="skip timing the whole test suite")
+    bench.add_argument("--grading-only", action="store_true",
+                       help="only stock nbgrader vs the grade command (and the killed worker)")
+    grade = sub.add_parser("grade", help="instructors: grade a step's submissions in submitted/")
+    grade.add_argument("step", help="e.g. 01, fundamentals or 01-fundamentals")
+    grade.add_argument("--course-dir", help="the nbgrader course directory (default: this repository)")
+    grade.add_argument("--workers", type=int, help="grading processes (default: one per CPU core)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    grade.add_argument("--no-feedback", action="store_true", help="skip writing feedback/")
+
     from helpers.grader import cli as instructor  # update, collect, autograde, feedback, handback, ...
 
     instructor.add_parsers(sub)
@@ -81,12 +90,19 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
         for assignment in release_all(slugs or None):
             print(f"released exercises/{assignment}/")
         return 0
+    from helpers.grader import cli as instructor
+
     if args.command in instructor.COMMANDS:
         return instructor.run(args)
     if args.command == "bench":
         from helpers.course import bench as bench_command
 
-        return bench_command.run(suite=not args.no_suite)
+        return bench_command.run(suite=not args.no_suite, grading_only=args.grading_only)
+    if args.command == "grade":
+        from helpers.grader import command as grade_command
+
+        return grade_command.run(args.step, args.course_dir, args.workers, args.force,
+                                 feedback=not args.no_feedback)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -7,6 +7,10 @@
 - each assignment: autograde seconds per submission (target 3 s), over the solution,
   the untouched release and the wrong-answer catalogue;
 - step 03's dataset: seconds to build it on SQLite (target 5 s);
+- the grading command against stock nbgrader, on one batch of at least 40
+  submissions (01's solution, release and 40 catalogued mistakes, each alone): stock
+  serial ``nbgrader autograde`` seconds, ``grade`` seconds and the ratio (target
+  2.5x on 2 cores), and whether a worker killed mid-batch lost a submission;
 - the whole test suite (target 10 min), unless ``--no-suite``.
 
 Nothing is written into the repository: notebooks run from a temporary copy.
@@ -23,10 +27,10 @@ from pathlib import Path
 
 from helpers.course import proofs
 from helpers.course.cells import kernel_env
-from helpers.course.grading import ScratchCourse
+from helpers.course.grading import ScratchCourse, run_nbgrader
 from helpers.course.steps import REPO, assignments, walkthroughs
 
-TARGETS = {"walkthrough": 10.0, "autograde": 3.0, "dataset": 5.0, "suite": 600.0}
+TARGETS = {"walkthrough": 10.0, "autograde": 3.0, "dataset": 5.0, "suite": 600.0, "speedup": 2.5}
 
 
 def bench_walkthrough(path: Path) -> float:
@@ -59,6 +63,75 @@ def bench_autograde(assignment: str) -> tuple[float, int]:
     return seconds / len(batch), len(batch)
 
 
+def class_batch(course: ScratchCourse, assignment: str = "01-fundamentals", size: int = 42) -> int:
+    """Submit a class of ``size`` to ``course``: solution, release, then mistakes one each."""
+    batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
+    solution = next(e for e in batch if e.student == "solution").notebook
+    release = next(e for e in batch if e.student == "untouched-release").notebook
+    class_ = [("solution", solution), ("untouched-release", release)] + [
+        (e.student, e.notebook) for e in proofs.mistake_submissions(solution, assignment, one_each=True)
+    ][:size]
+    for student, notebook in class_:
+        course.submit(student, notebook)
+    return len(class_)
+
+
+def bench_grade_command(assignment: str = "01-fundamentals", workers: list[int] | None = None) -> dict:
+    """Stock serial ``nbgrader autograde`` vs the ``grade`` command on the same batch.
+
+    Returns the seconds of each run, the number of submissions, whether every run
+    gave the same grades, and the kill-a-worker result: a worker is killed while it
+    grades, then the batch must still be graded in full, and a second run must find
+    nothing left to grade.
+    """
+    import os
+    import signal
+
+    from helpers.grader.command import grade
+
+    cores = os.cpu_count() or 1
+    workers = workers or [cores]
+    figures: dict = {"workers": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        course = ScratchCourse(Path(tmp) / "serial", assignment)
+        course.generate()
+        figures["submissions"] = class_batch(course, assignment)
+        pristine = course.copy(Path(tmp) / "pristine")
+        start = time.perf_counter()
+        stock = run_nbgrader(["autograde", assignment, "--force"], course.root, check=False)
+        figures["serial"] = time.perf_counter() - start
+        serial = {s: r.scores for s, r in course.results().items()}
+        # Stock nbgrader fails a submission whose kernel lost its port to another process.
+        figures["serial_failed"] = figures["submissions"] - len(serial) if stock.returncode else 0
+        same = len(serial) == figures["submissions"]
+        for n in workers:
+            twin = pristine.copy(Path(tmp) / f"workers-{n}")
+            figures["workers"][n] = twin.autograde(workers=n)
+            same = same and {s: r.scores for s, r in twin.results().items()} == serial
+
+        killed: list[str] = []
+
+        def kill_one(event: str, pid: int, student: str) -> None:
+            if event == "started" and len(killed) == 0 and student.startswith("mistake-"):
+                killed.append(student)
+                os.kill(pid, signal.SIGKILL)
+
+        crash = pristine.copy(Path(tmp) / "crash")
+        summary = grade(assignment, crash.root, workers=cores, feedback=False, export=False,
+                        on_event=kill_one)
+        rerun = grade(assignment, crash.root, workers=cores, feedback=False, export=False)
+        results = {s: r.scores for s, r in crash.results().items()}
+        figures["same_grades"] = same and results == serial
+        figures["kill"] = {
+            "killed_while_grading": killed[0] if killed else None,
+            "graded": len(summary.graded),
+            "failed": len(summary.failed),
+            "graded_by_rerun": len(rerun.outcomes),
+            "grades_equal_serial": results == serial,
+        }
+    return figures
+
+
 def bench_dataset() -> tuple[float, int]:
     """(seconds, rows in the biggest table) to build step 03's dataset on SQLite."""
     from helpers import databases, dataset
@@ -84,8 +157,29 @@ def verdict(seconds: float, target: float) -> str:
     return "ok" if seconds <= target else f"OVER the {target:g} s target"
 
 
-def run(suite: bool = True) -> int:
+def report_grade_command() -> None:
+    """Print the grading command's figures (see :func:`bench_grade_command`)."""
+    print("grading a class: stock serial nbgrader vs `grade` (other load on the machine inflates both)")
+    g = bench_grade_command()
+    print(f"  {g['submissions']} submissions of 01-fundamentals")
+    failed = f"   ({g['serial_failed']} submissions got no grade)" if g["serial_failed"] else ""
+    print(f"  stock nbgrader autograde (serial) {g['serial']:6.1f} s{failed}")
+    for n, seconds in g["workers"].items():
+        ratio = g["serial"] / seconds
+        print(f"  grade --workers {n:<2}               {seconds:6.1f} s   {ratio:4.2f}x   "
+              f"{'ok' if ratio >= TARGETS['speedup'] else 'UNDER the 2.5x target'}")
+    print(f"  same grades in every run: {'yes' if g['same_grades'] else 'NO'}")
+    k = g["kill"]
+    print(f"  a worker killed while grading {k['killed_while_grading']}: {k['graded']} graded, "
+          f"{k['failed']} failed, {k['graded_by_rerun']} left for a second run, grades equal "
+          f"serial: {'yes' if k['grades_equal_serial'] else 'NO'}")
+
+
+def run(suite: bool = True, grading_only: bool = False) -> int:
     """Run the benchmarks and print one line per figure."""
+    if grading_only:
+        report_grade_command()
+        return 0
     print("walkthrough execution (fresh kernel)")
     for path in walkthroughs():
         s = bench_walkthrough(path)
@@ -94,6 +188,7 @@ def run(suite: bool = True) -> int:
     for assignment in assignments():
         per, n = bench_autograde(assignment)
         print(f"  {assignment:<20} {per:6.2f} s   ({n} submissions)   {verdict(per, TARGETS['autograde'])}")
+    report_grade_command()
     seconds, rows = bench_dataset()
     print(f"step 03 dataset build  {seconds:6.1f} s   ({rows:,} rows in the biggest table)   "
           f"{verdict(seconds, TARGETS['dataset'])}")

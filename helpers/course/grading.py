@@ -79,6 +79,15 @@ class ScratchCourse:
         shutil.copy(REPO / "nbgrader_config.py", self.root / "nbgrader_config.py")
         shutil.copytree(SOLUTIONS / assignment, self.root / "solutions" / assignment)
         self.students: list[str] = []
+        self.last_summary = None  # the grade command's Summary, after autograde(workers=...)
+
+    def copy(self, root: Path) -> ScratchCourse:
+        """A copy of this course (files, gradebook, submissions) in the empty directory ``root``."""
+        shutil.copytree(self.root, root, dirs_exist_ok=True)
+        twin = object.__new__(ScratchCourse)
+        twin.root, twin.assignment = Path(root), self.assignment
+        twin.students, twin.last_summary = list(self.students), None
+        return twin
 
     @property
     def db_url(self) -> str:
@@ -107,10 +116,22 @@ class ScratchCourse:
             nbformat.write(nb, dest)
         self.students.append(student)
 
-    def autograde(self) -> float:
-        """Autograde every submission in one batch; return the seconds it took."""
+    def autograde(self, workers: int | None = None) -> float:
+        """Autograde every submission in one batch; return the seconds it took.
+
+        By default with stock ``nbgrader autograde``; with ``workers``, through the
+        course's own ``grade`` command (:mod:`helpers.grader.command`) with that many
+        worker processes (no feedback or export: the proofs ask for those themselves).
+        """
         start = time.perf_counter()
-        run_nbgrader(["autograde", self.assignment, "--force"], self.root)
+        if workers is None:
+            run_nbgrader(["autograde", self.assignment, "--force"], self.root)
+        else:
+            from helpers.grader.command import grade
+
+            summary = grade(self.assignment, self.root, workers=workers, force=True,
+                            feedback=False, export=False)
+            self.last_summary = summary
         return time.perf_counter() - start
 
     def results(self) -> dict[str, Result]:

@@ -7,7 +7,9 @@ test suite runs every assignment through these; ``make bench`` times them.
 The batch holds:
 
 - the solution (full marks) and the untouched release (zero);
-- one submission per entry of the wrong-answer catalogue ``tests/mistakes/<slug>.yaml``;
+- the entries of the wrong-answer catalogue ``tests/mistakes/<slug>.yaml``, packed
+  several to a submission where that proves the same thing (see :func:`pack_mistakes`;
+  ``PROOFS_ONE_PER_SUBMISSION=1`` grades each alone);
 - tampered copies: test cells edited, test cells deleted, a graded cell duplicated,
   points changed;
 - a submission whose first answer loops forever and one whose last answer kills
@@ -17,6 +19,8 @@ The batch holds:
 from __future__ import annotations
 
 import copy
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,17 +42,72 @@ class Expected:
     notebook: NotebookNode
     lost: set[str] = field(default_factory=set)
     why: str = ""
+    #: The catalogued mistakes this submission holds (empty for the other submissions).
+    mistakes: list[Mistake] = field(default_factory=list)
+    #: answer grade_id -> the test grade_ids of its exercise (to name a packed mistake)
+    exercises: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
 class Mistake:
-    """One entry of a wrong-answer catalogue."""
+    """One entry of a wrong-answer catalogue.
+
+    ``alone: true`` keeps the entry in a submission of its own (for an answer that
+    loops or kills the kernel, which would cost the other answers packed with it
+    their run).
+    """
 
     id: str
     answer: str
     fails: list[str]
     source: str
     why: str = ""
+    alone: bool = False
+
+
+#: Answers that end the kernel; such a mistake is graded alone.
+KILLS_KERNEL = re.compile(r"\bos\.(_exit|abort|kill|killpg)\s*\(|\bsignal\.raise_signal\s*\(")
+
+
+def packable(mistake: Mistake, groups: list[tuple[str, list[str]]]) -> bool:
+    """True if ``mistake`` can share a submission with mistakes in other exercises.
+
+    Cells run top to bottom, so a wrong answer can only affect test cells after it.
+    One that fails only tests of its own exercise (between its answer and the next
+    answer cell) cannot change what another exercise's tests score; one whose
+    ``fails`` reach further (a cascade), or that loops or kills the kernel, can.
+    """
+    own = dict(groups).get(mistake.answer)
+    if own is None or mistake.alone or KILLS_KERNEL.search(mistake.source):
+        return False
+    return bool(mistake.fails) and set(mistake.fails) <= set(own)
+
+
+def pack_mistakes(mistakes: list[Mistake], groups: list[tuple[str, list[str]]],
+                  one_per_submission: bool = False) -> list[list[Mistake]]:
+    """The catalogue grouped into submissions, in catalogue order (first fit).
+
+    A pack holds at most one mistake per answer cell, only :func:`packable` ones, and
+    their ``fails`` are disjoint (they lie in different exercises). Such a submission
+    must lose exactly the union of their ``fails``; each lost cell is then one its
+    own mistake claims, so every wrong answer is still shown to be caught. Any other
+    mistake gets a submission of its own.
+    """
+    packs: list[list[Mistake]] = []
+    shared: list[list[Mistake]] = []  # the packs that can take more
+    for mistake in mistakes:
+        if one_per_submission or not packable(mistake, groups):
+            packs.append([mistake])
+            continue
+        for pack in shared:
+            if all(m.answer != mistake.answer and not set(m.fails) & set(mistake.fails) for m in pack):
+                pack.append(mistake)
+                break
+        else:
+            pack = [mistake]
+            shared.append(pack)
+            packs.append(pack)
+    return packs
 
 
 def load_mistakes(assignment: str) -> list[Mistake]:
@@ -59,7 +118,7 @@ def load_mistakes(assignment: str) -> list[Mistake]:
     entries = yaml.safe_load(path.read_text()) or []
     mistakes = []
     for entry in entries:
-        unknown = set(entry) - {"id", "answer", "fails", "source", "why"}
+        unknown = set(entry) - {"id", "answer", "fails", "source", "why", "alone"}
         if unknown:
             raise ValueError(f"{path}: entry {entry.get('id')!r} has unknown keys {sorted(unknown)}")
         mistakes.append(Mistake(**entry))
@@ -72,9 +131,44 @@ def _is_test(cell: NotebookNode) -> bool:
 
 
 def _with_answer(nb: NotebookNode, grade_id: str, source: str) -> NotebookNode:
+    return _with_answers(nb, {grade_id: source})
+
+
+def _with_answers(nb: NotebookNode, sources: dict[str, str]) -> NotebookNode:
     nb = copy.deepcopy(nb)
-    answer_cells(nb)[grade_id].source = source
+    cells = answer_cells(nb)
+    for grade_id, source in sources.items():
+        cells[grade_id].source = source
     return nb
+
+
+def one_per_submission() -> bool:
+    """True when ``PROOFS_ONE_PER_SUBMISSION=1``: grade each catalogued mistake alone."""
+    return os.environ.get("PROOFS_ONE_PER_SUBMISSION", "") not in ("", "0")
+
+
+def mistake_submissions(solution: NotebookNode, assignment: str,
+                        one_each: bool | None = None) -> list[Expected]:
+    """The catalogue of ``assignment`` as submissions, packed unless ``one_each``."""
+    one_each = one_per_submission() if one_each is None else one_each
+    groups = exercise_groups(solution)
+    batch = []
+    for pack in pack_mistakes(load_mistakes(assignment), groups, one_each):
+        if len(pack) == 1:
+            (mistake,) = pack
+            batch.append(Expected(f"mistake-{mistake.id}",
+                                  _with_answer(solution, mistake.answer, mistake.source),
+                                  set(mistake.fails), mistake.why, [mistake]))
+            continue
+        batch.append(Expected(
+            f"mistakes-{pack[0].id}-and-{len(pack) - 1}-more",
+            _with_answers(solution, {m.answer: m.source for m in pack}),
+            {cell for m in pack for cell in m.fails},
+            "; ".join(f"{m.id}: {m.why}" for m in pack),
+            list(pack),
+            dict(groups),
+        ))
+    return batch
 
 
 def build_batch(source_path: Path, released_path: Path, assignment: str) -> list[Expected]:
@@ -86,15 +180,7 @@ def build_batch(source_path: Path, released_path: Path, assignment: str) -> list
         Expected("solution", solution, set(), "the instructor's solution"),
         Expected("untouched-release", released, all_tests, "the release, unanswered"),
     ]
-    for mistake in load_mistakes(assignment):
-        batch.append(
-            Expected(
-                f"mistake-{mistake.id}",
-                _with_answer(solution, mistake.answer, mistake.source),
-                set(mistake.fails),
-                mistake.why,
-            )
-        )
+    batch += mistake_submissions(solution, assignment)
 
     # Tampering: the grade must follow the answers, whatever was done to the tests.
     first_answer, first_tests = groups[0]
@@ -141,9 +227,38 @@ def build_batch(source_path: Path, released_path: Path, assignment: str) -> list
     return batch
 
 
+def _pack_problems(expected: Expected, lost: set[str]) -> list[str]:
+    """Per mistake of a packed submission: its claimed cells kept, its exercise's other cells lost."""
+    problems = []
+    own_cells = set()
+    for mistake in expected.mistakes:
+        group = set(expected.exercises.get(mistake.answer, ())) | set(mistake.fails)
+        own_cells |= group
+        kept = sorted(set(mistake.fails) - lost)
+        extra = sorted((group - set(mistake.fails)) & lost)
+        if kept or extra:
+            problems.append(
+                f"{expected.student}: mistake {mistake.id!r} ({mistake.why}) should lose "
+                f"{sorted(mistake.fails)}; " + "; ".join(
+                    part for part in (kept and f"kept {kept}", extra and f"also lost {extra}") if part)
+            )
+    elsewhere = sorted(lost - own_cells)
+    if elsewhere:
+        problems.append(
+            f"{expected.student}: lost {elsewhere}, which no mistake of the submission targets "
+            f"({', '.join(m.id for m in expected.mistakes)}); rerun with "
+            "PROOFS_ONE_PER_SUBMISSION=1 to find the one that reaches past its own exercise"
+        )
+    return problems
+
+
 def check_batch(batch: list[Expected], results: dict[str, Result],
                 max_scores: dict[str, float]) -> list[str]:
-    """Where the gradebook disagrees with the batch's expectations (empty when all agree)."""
+    """Where the gradebook disagrees with the batch's expectations (empty when all agree).
+
+    A packed submission's disagreement is reported per mistake: the cells it should
+    have lost and kept, and the cells of its exercise it lost without claiming them.
+    """
     problems = []
     for expected in batch:
         result = results.get(expected.student)
@@ -154,9 +269,16 @@ def check_batch(batch: list[Expected], results: dict[str, Result],
             problems.append(f"{expected.student}: max scores {result.max_scores} != {max_scores}")
         lost = result.lost()
         scored_zero = {g for g in lost if result.scores[g] == 0}
-        if lost != expected.lost or scored_zero != lost:
+        if lost != expected.lost and len(expected.mistakes) > 1:
+            problems += _pack_problems(expected, lost)
+        elif lost != expected.lost:
             problems.append(
                 f"{expected.student} ({expected.why}): expected to lose "
                 f"{sorted(expected.lost) or 'nothing'}, lost {sorted(lost) or 'nothing'}"
+            )
+        elif scored_zero != lost:
+            problems.append(
+                f"{expected.student} ({expected.why}): partial credit on "
+                f"{sorted(lost - scored_zero)}, where a failing test must score zero"
             )
     return problems

@@ -1,0 +1,312 @@
+"""A pool of long-lived processes, each grading one submission at a time with nbgrader.
+
+Starting Python and importing nbgrader costs 2-3 s, and most of a submission's
+grading time is spent waiting (for a kernel to start, for a test's timeout), so
+the win is in workers that stay up and overlap their waiting: each worker loads
+the course's nbgrader configuration once, then runs nbgrader's own ``Autograde``
+converter (and ``GenerateFeedback``) in-process for one student at a time,
+through :class:`nbgrader.apps.api.NbGraderAPI`, exactly as ``nbgrader autograde
+ASSIGNMENT --student S`` does.
+
+The parent hands out one student at a time over a pipe per worker, so it always
+knows which submission each worker holds. A worker that dies (killed, out of
+memory) loses nothing: its submission goes back to the queue (once; a second
+death fails it with that reason) and a fresh worker takes its place.
+
+Every worker writes to the same gradebook. With SQLite, each connection waits up
+to :data:`SQLITE_BUSY_SECONDS` for another worker's write to finish, and a
+submission that still meets a lock is graded again (nbgrader's own transactions
+make that safe: ``--force`` replaces the earlier attempt); so is one whose kernel
+could not start (see :data:`TRANSIENT`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+#: How long one worker's gradebook connection waits for another's write (SQLite).
+SQLITE_BUSY_SECONDS = 60
+#: Attempts at one submission when grading fails for a reason that is not the submission's.
+LOCK_RETRIES = 3
+#: Such reasons: another worker's gradebook write (SQLite), and a kernel that could not
+#: start because another process took its TCP port between choosing and binding it.
+TRANSIENT = ("database is locked", "Address already in use",
+             "Kernel died before replying to kernel_info")
+#: Times a submission may take its worker down before it is failed.
+MAX_WORKER_DEATHS = 2
+
+#: Checks run after each submission is graded, in the worker:
+#: ``check(course_dir, assignment, student) -> list of flags`` (e.g. "tampered: ...").
+#: A flagged submission keeps its grade and is listed for review in the summary.
+CHECKS: list[Callable[[Path, str, str], list[str]]] = []
+
+
+@dataclass
+class Outcome:
+    """What happened to one submission."""
+
+    student: str
+    graded: bool
+    seconds: float = 0.0
+    score: float | None = None
+    max_score: float | None = None
+    reason: str = ""  # why it was not graded
+    flags: list[str] = field(default_factory=list)  # reasons to review it (tamper checks)
+    attempts: int = 1
+    log: str = ""  # nbgrader's log for this submission
+
+
+# ---------------------------------------------------------------- in the worker
+
+
+def _busy_timeout(db_url: str) -> str:
+    """``db_url`` with a busy timeout, if it is an SQLite URL that sets none."""
+    if db_url.startswith("sqlite:") and "?" not in db_url:
+        return f"{db_url}?timeout={SQLITE_BUSY_SECONDS}"
+    return db_url
+
+
+def failure_reason(log: str, error: str = "") -> str:
+    """The line of nbgrader's log (or traceback) that says why a submission failed."""
+    text = "\n".join(part for part in (log, error) if part)
+    exceptions = [
+        line.strip() for line in text.splitlines()
+        if re.match(r"\s*[\w.]+(Error|Exception|Exit|Interrupt)\b(:|$)", line)
+        and "NbGraderException" not in line
+    ]
+    if exceptions:
+        return exceptions[-1][:300]
+    errors = [line[len("[ERROR] "):] for line in text.splitlines() if line.startswith("[ERROR]")]
+    return (errors[0] if errors else "nbgrader reported a failure without a message")[:300]
+
+
+class Grader:
+    """nbgrader, configured once from a course directory, grading one student at a time."""
+
+    def __init__(self, course_dir: Path, assignment: str, feedback: bool = True) -> None:
+        import logging
+
+        from nbgrader.apps.api import NbGraderAPI
+        from nbgrader.apps.baseapp import NbGrader
+
+        self.course_dir = Path(course_dir).resolve()
+        self.assignment = assignment
+        self.feedback = feedback
+        os.chdir(self.course_dir)  # nbgrader reads nbgrader_config.py from the working directory
+        app = NbGrader()
+        app.load_config_file()
+        config = app.config
+        config.CourseDirectory.root = str(self.course_dir)
+        self.api = NbGraderAPI(config=config)
+        self.api.coursedir.db_url = _busy_timeout(self.api.coursedir.db_url)
+        self.api.log.handlers[:] = [logging.NullHandler()]  # kept per submission in Outcome.log
+        self.api.log.propagate = False
+
+    def grade(self, student: str) -> Outcome:
+        """Autograde (and write feedback for) ``student``'s submission."""
+        start = time.monotonic()
+        outcome = Outcome(student, graded=False)
+        for attempt in range(1, LOCK_RETRIES + 1):
+            result = self.api.autograde(self.assignment, student, force=True, create=True)
+            outcome.attempts, outcome.log = attempt, result.get("log", "")
+            if result["success"]:
+                break
+            if not any(sign in outcome.log + result.get("error", "") for sign in TRANSIENT):
+                outcome.reason = failure_reason(outcome.log, result.get("error", ""))
+                break
+            time.sleep(random.uniform(0.1, 1.0))  # noqa: S311 - jitter, before trying again
+        else:
+            outcome.reason = (f"{LOCK_RETRIES} attempts failed before any student code ran: "
+                              + failure_reason(outcome.log, result.get("error", "")))
+        if result["success"]:
+            outcome.graded = True
+            outcome.score, outcome.max_score = self._score(student)
+            if self.feedback:
+                feedback = self.api.generate_feedback(self.assignment, student, force=True)
+                if not feedback["success"]:
+                    outcome.flags.append("no feedback: " + failure_reason(
+                        feedback.get("log", ""), feedback.get("error", "")))
+            for check in CHECKS:
+                outcome.flags += check(self.course_dir, self.assignment, student)
+        outcome.seconds = time.monotonic() - start
+        return outcome
+
+    def _score(self, student: str) -> tuple[float, float]:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.api.coursedir.db_url, self.api.coursedir.course_id) as gb:
+            submission = gb.find_submission(self.assignment, student)
+            return float(submission.score), float(submission.max_score)
+
+
+def _quiet() -> None:
+    """Keep the parent's progress bar readable: nbgrader's log is kept per submission,
+    so the worker's own stdout and stderr (and its kernels', which inherit them) go nowhere."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy's autoflush notes
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def serve(conn: Connection, course_dir: str, assignment: str, feedback: bool) -> None:
+    """A worker's main loop: grade each student the parent sends, until it sends None."""
+    _quiet()
+    try:
+        grader = Grader(Path(course_dir), assignment, feedback)
+    except BaseException as error:  # noqa: BLE001 - the parent reports it and stops
+        conn.send(("fatal", f"{type(error).__name__}: {error}"))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            student = conn.recv()
+        except EOFError:
+            return
+        if student is None:
+            return
+        conn.send(("started", student))
+        try:
+            outcome = grader.grade(student)
+        except Exception as error:  # noqa: BLE001 - one submission's failure, not the worker's
+            outcome = Outcome(student, graded=False, reason=f"{type(error).__name__}: {error}")
+        conn.send(("done", asdict(outcome)))
+
+
+# ---------------------------------------------------------------- in the parent
+
+
+class GradingError(RuntimeError):
+    """The batch cannot be graded at all (e.g. nbgrader's configuration does not load)."""
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    student: str | None = None  # the submission it holds
+    ready: bool = False
+
+
+class Pool:
+    """``size`` worker processes grading one assignment of one course directory."""
+
+    def __init__(self, course_dir: Path, assignment: str, size: int, feedback: bool = True,
+                 on_event: Callable[[str, int, str], None] | None = None,
+                 target: Callable[[Connection, str, str, bool], None] = serve) -> None:
+        self.course_dir = Path(course_dir).resolve()
+        self.assignment = assignment
+        self.size = max(1, size)
+        self.feedback = feedback
+        self.on_event = on_event or (lambda event, pid, student: None)
+        self.target = target  # the worker's main loop (tests pass a stand-in for nbgrader)
+        self._context = multiprocessing.get_context("spawn")  # nothing inherited: a clean nbgrader
+        self.workers: list[_Worker] = []
+        self._died_starting = 0  # workers that died before saying they were ready
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=self.target, args=(child, str(self.course_dir), self.assignment, self.feedback),
+            name="grader-worker", daemon=True,
+        )
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self.workers.append(worker)
+        return worker
+
+    def grade(self, students: list[str], done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        """Grade every student's submission; return one Outcome each, in ``students`` order."""
+        pending = deque(students)
+        deaths: dict[str, int] = {}
+        outcomes: dict[str, Outcome] = {}
+
+        def finish(outcome: Outcome) -> None:
+            if outcome.student in deaths and outcome.graded:
+                outcome.attempts += deaths[outcome.student]  # the attempts its dead workers made
+            outcomes[outcome.student] = outcome
+            if done:
+                done(outcome)
+
+        try:
+            for _ in range(min(self.size, len(pending))):
+                self._spawn()
+            while pending or any(w.student for w in self.workers):
+                for worker in self.workers:
+                    if worker.ready and worker.student is None and pending:
+                        worker.student = pending.popleft()
+                        worker.conn.send(worker.student)
+                ready = wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers],
+                             timeout=1.0)
+                for worker in list(self.workers):
+                    if worker.conn in ready:
+                        try:
+                            message = worker.conn.recv()
+                        except (EOFError, OSError):
+                            message = None
+                        if message is not None:
+                            self._handle(worker, message, finish)
+                            continue
+                    if worker.process.sentinel in ready or not worker.process.is_alive():
+                        worker.process.join(timeout=5)
+                        self.workers.remove(worker)
+                        if not worker.ready:
+                            self._died_starting += 1
+                            if self._died_starting > 2 * self.size:
+                                raise GradingError(
+                                    f"grading workers keep dying before they start (exit code "
+                                    f"{worker.process.exitcode}); try: python -m nbgrader autograde --help")
+                        student = worker.student
+                        if student is not None:
+                            deaths[student] = deaths.get(student, 0) + 1
+                            self.on_event("died", worker.process.pid or 0, student)
+                            if deaths[student] >= MAX_WORKER_DEATHS:
+                                finish(Outcome(student, graded=False, attempts=0, reason=(
+                                    f"the worker grading it died {deaths[student]} times (killed, or out "
+                                    f"of memory; exit code {worker.process.exitcode})")))
+                            else:
+                                pending.appendleft(student)  # nothing is lost: grade it again
+                        if pending and len(self.workers) < self.size:
+                            self._spawn()
+        finally:
+            self.close()
+        return [outcomes[s] for s in students if s in outcomes]
+
+    def _handle(self, worker: _Worker, message: tuple, finish: Callable[[Outcome], None]) -> None:
+        kind, value = message
+        if kind == "fatal":
+            raise GradingError(f"a grading worker could not start nbgrader: {value}")
+        if kind == "ready":
+            worker.ready = True
+        elif kind == "started":
+            self.on_event("started", worker.process.pid or 0, value)
+        elif kind == "done":
+            worker.student = None
+            finish(Outcome(**value))
+
+    def close(self) -> None:
+        """Stop every worker (a worker still grading is terminated)."""
+        for worker in self.workers:
+            try:
+                worker.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for worker in self.workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(timeout=5)
+            worker.conn.close()
+        self.workers = []
