@@ -151,3 +151,17 @@ def test_update_brings_an_edit_of_the_solution_through_to_the_grades(course, gra
     with workflow.gradebook(course.root) as gb:
         assert gb.find_assignment(A).max_score == 22.0
     assert "a new hidden check" not in course.released_notebook.read_text()
+
+
+@pytest.mark.parametrize(("instructor", "copies"), [(True, 0), (False, 1)])
+def test_lab_makes_learner_copies_for_learners_only(monkeypatch, tmp_path, instructor, copies):
+    """`make lab-instructor` must not fill my-work/ with learner copies."""
+    from helpers.course import lab
+
+    made = []
+    monkeypatch.setattr(lab, "ensure_copies", lambda: made.append(1) or [])
+    monkeypatch.setattr(lab, "write_settings_overrides", lambda: tmp_path)
+    monkeypatch.setattr(lab, "set_instructor_panels", lambda enabled: None)
+    monkeypatch.setattr(lab.subprocess, "call", lambda *args, **kwargs: 0)
+    assert lab.run(instructor=instructor) == 0
+    assert len(made) == copies

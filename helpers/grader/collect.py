@@ -152,7 +152,8 @@ def read_report(course: Path, assignment: str) -> dict[str, dict[str, str]]:
 def summary(outcomes: list[Collected]) -> str:
     """What an instructor reads after collecting: counts, then every student who needs a look."""
     collected = [o for o in outcomes if o.status == "collected"]
-    lines = [f"collected {len(collected)} submissions ({sum(bool(o.late) for o in collected)} late)"]
+    plural = "" if len(collected) == 1 else "s"
+    lines = [f"collected {len(collected)} submission{plural} ({sum(bool(o.late) for o in collected)} late)"]
     names: dict[str, list[str]] = {}
     for o in outcomes:
         if o.student_id:
