@@ -13,6 +13,7 @@ import asyncio
 import pytest
 
 from helpers.course.grading import ScratchCourse
+from helpers.course.steps import assignments
 from helpers.grader import sandbox
 
 pytestmark = pytest.mark.skipif(
@@ -145,11 +146,14 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(course):
     assert int(results[0][2].split()[-1]) < 300
 
 
-def test_a_solution_grades_full_marks_confined(tmp_path, monkeypatch):
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_solution_grades_full_marks_confined(assignment, tmp_path, monkeypatch):
+    """What the notebooks need (servers on 127.0.0.1, git, threads) works in the sandbox."""
     monkeypatch.setenv("GRADER_CONFINE", "1")
-    course = ScratchCourse(tmp_path, "01-fundamentals")
+    course = ScratchCourse(tmp_path, assignment)
     course.generate()
     course.submit("solution", course.source_notebook)
     course.autograde()
     result = course.results()["solution"]
-    assert result.total == result.max_total
+    assert result.total == result.max_total, sorted(result.lost())
