@@ -52,6 +52,28 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties, CheckCellMetadata,
 ]
 
+# Test cells that say "✓" when their visible tests pass and print nothing when all their
+# tests are hidden, hints that name the learner's copies (helpers/course/release_plugins.py).
+# nbgrader 0.9.6's list, with LearnerFeedback before the gradebook records the cells.
+from nbgrader.preprocessors import (  # noqa: E402
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearSolutions,
+    ComputeChecksums,
+    IncludeHeaderFooter,
+    InstantiateTests,
+    LockCells,
+    SaveCells,
+)
+
+from helpers.course.release_plugins import LearnerFeedback  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    LearnerFeedback, CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
+    ComputeChecksums, CheckCellMetadata,
+]
+
 # Feedback without the hidden tests' code (nbgrader issue #917), safe to hand back.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
