@@ -89,5 +89,27 @@ c.Exchange.root = _exchange
 # The formgrader's debug panel dumps the config as JSON, which fails on the classes above.
 c.FormgradeExtension.debug = False
 
+# Test cells that say "✓" when their visible tests pass and print nothing when all their
+# tests are hidden, hints that name the learner's copies (helpers/course/release_plugins.py).
+# nbgrader 0.9.6's list, with LearnerFeedback before the gradebook records the cells.
+from nbgrader.preprocessors import (  # noqa: E402
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearSolutions,
+    ComputeChecksums,
+    IncludeHeaderFooter,
+    InstantiateTests,
+    LockCells,
+    SaveCells,
+)
+
+from helpers.course.release_plugins import LearnerFeedback  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    LearnerFeedback, CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
+    ComputeChecksums, CheckCellMetadata,
+]
+
 # `nbgrader zip_collect` reads the file names an LMS (Canvas) gives submissions.
 c.ZipCollectApp.collector_plugin = "helpers.course.nbgrader_plugins.LmsFileNameCollector"

@@ -171,3 +171,38 @@ def test_a_copy_that_crashes_its_kernel_is_still_reported(step):
     nbformat.write(copy.deepcopy(nb), step.work_copy)
     report = selfcheck.check_step(step)
     assert report.problem == "" and report.earned == 0 and report.available > 0
+
+
+# Release-time test cells (helpers/course/release_plugins.py, run by `make release`).
+
+def test_visible_tests_end_with_a_check_mark_line():
+    from helpers.course.release_plugins import learner_test_source
+
+    source = (
+        '"""f: the example."""\nassert f(1) == 2\n'
+        "### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n"
+    )
+    released = learner_test_source(source)
+    assert released.startswith(source.rstrip("\n"))
+    assert released.splitlines()[-1] == "print('✓ f: the example.')"
+
+
+def test_hidden_only_test_cells_show_no_output_and_say_when_they_run():
+    from helpers.course.release_plugins import HIDDEN, learner_test_source
+
+    source = '"""f: edge cases."""\n### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n'
+    released = learner_test_source(source)
+    assert released.startswith("# Hidden tests (they run when your work is graded): f: edge cases.")
+    assert "assert f(0) == 0" in released, "the grader's copy keeps the hidden tests"
+    visible_part = HIDDEN.sub("", released)
+    assert visible_part.strip().startswith("#") and '"""' not in visible_part, "no Out[…] docstring"
+    assert not selfcheck.has_visible_tests(nbformat.v4.new_code_cell(visible_part))
+
+
+@pytest.mark.parametrize("step", BUILT, ids=lambda s: s.slug)
+def test_released_test_cells_are_learner_friendly(step):
+    for grade_id, cell in graded_cells(read(step.exercise)).items():
+        if selfcheck.has_visible_tests(cell):
+            assert cell.source.rstrip().splitlines()[-1].startswith(("print('✓ ", 'print("✓ ')), grade_id
+        else:
+            assert cell.source.startswith("# Hidden tests"), grade_id

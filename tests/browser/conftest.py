@@ -23,9 +23,12 @@ from helpers.course.cells import kernel_env
 from tests.browser.chrome import Browser, find_chromium, free_port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A course root with HOME.md and my-work/, as `make lab` prepares it."""
+    """A course root with HOME.md and my-work/, as `make lab` prepares it.
+
+    Module-scoped: the step registry points at it only while the browser tests run.
+    """
     root = tmp_path_factory.mktemp("course")
     saved = steps.WORK
     steps.WORK = root / "my-work"
@@ -35,7 +38,7 @@ def course(tmp_path_factory):
     steps.WORK = saved
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def jupyter(course, tmp_path_factory):
     """A running JupyterLab on ``course``: (base URL, token)."""
     config = tmp_path_factory.mktemp("jupyter-config")
