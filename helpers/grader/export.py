@@ -75,7 +75,9 @@ def rows(assignment: str, course: Path, roster: dict[str, dict[str, str]] | None
     course = Path(course)
     collected = read_report(course, assignment)
     submitted = set(submitted_students(assignment, course))
-    flagged = flagged_students(course)
+    from helpers.grader.tamper import read_flags  # the tamper guard's flags/<assignment>/...
+
+    flagged = flagged_students(course) | {f.student for f in read_flags(course, assignment)}
     with gradebook(course) as gb:
         try:
             max_score = float(gb.find_assignment(assignment).max_score)

@@ -263,6 +263,15 @@ def read_flags(course_root: Path, assignment: str | None = None) -> list[Flag]:
     return [Flag(**json.loads(p.read_text())) for p in sorted(base.glob(pattern))]
 
 
+def flag_reasons(course_root: Path, assignment: str, student: str) -> list[str]:
+    """Why ``student``'s submission of ``assignment`` was flagged (empty if it was not).
+
+    The grade command runs this after each submission (:data:`helpers.grader.workers.CHECKS`).
+    """
+    return [reason for flag in read_flags(course_root, assignment)
+            if flag.student == student for reason in flag.reasons]
+
+
 def add_flag_note(nb: NotebookNode, reasons: list[str]) -> None:
     """Put the flag, with its reasons, in a markdown cell at the top of ``nb``."""
     from nbformat.v4 import new_markdown_cell

@@ -47,7 +47,14 @@ MAX_WORKER_DEATHS = 2
 #: Checks run after each submission is graded, in the worker:
 #: ``check(course_dir, assignment, student) -> list of flags`` (e.g. "tampered: ...").
 #: A flagged submission keeps its grade and is listed for review in the summary.
-CHECKS: list[Callable[[Path, str, str], list[str]]] = []
+def tamper_flags(course_dir: Path, assignment: str, student: str) -> list[str]:
+    """The tamper guard's reasons to review this submission (helpers/grader/tamper.py)."""
+    from helpers.grader.tamper import flag_reasons
+
+    return flag_reasons(course_dir, assignment, student)
+
+
+CHECKS: list[Callable[[Path, str, str], list[str]]] = [tamper_flags]
 
 
 @dataclass
