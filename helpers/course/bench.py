@@ -7,7 +7,7 @@
   the untouched release and the wrong-answer catalogue;
 - step 03's dataset: seconds to build it on SQLite (target 5 s);
 - the grading command against stock nbgrader, on one batch of at least 40
-  submissions (01's solution, release and 40 catalogued mistakes, each alone): stock
+  submissions (01's solution, release and 42 catalogued mistakes, each alone: 44): stock
   serial ``nbgrader autograde`` seconds, ``grade`` seconds and the ratio (target
   2.5x on 2 cores), and whether a worker killed mid-batch lost a submission;
 - the whole test suite (target 10 min), unless ``--no-suite``.
@@ -56,7 +56,7 @@ def bench_autograde(assignment: str) -> tuple[float, int]:
 
 
 def class_batch(course: ScratchCourse, assignment: str = "01-fundamentals", size: int = 42) -> int:
-    """Submit a class of ``size`` to ``course``: solution, release, then mistakes one each."""
+    """Submit solution, release and the first ``size`` catalogued mistakes (one each) to ``course``."""
     batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
     solution = next(e for e in batch if e.student == "solution").notebook
     release = next(e for e in batch if e.student == "untouched-release").notebook
