@@ -14,6 +14,10 @@ wants each mistake graded alone, e.g. to see one new entry's own result, runs
 
 `PROOFS_WORKERS=N` grades the batches with the course's own grading command
 (helpers/grader, N worker processes) instead of stock `nbgrader autograde`.
+
+Where bubblewrap is installed (CI installs it), every batch is graded confined, as an
+instructor grades a class (`GRADER_CONFINE=1`, helpers/grader/sandbox.py); elsewhere
+the proofs run unconfined (tests/test_sandbox.py skips, saying why). `PROOFS_CONFINE=0` turns confinement off.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ import csv
 import html
 import os
 import re
+import shutil
+from contextlib import contextmanager
 
 import pytest
 
 from helpers.course import proofs
 from helpers.course.grading import ScratchCourse, answer_cells, graded_cells, read, run_nbgrader
 from helpers.course.steps import assignments
+from helpers.grader.tamper import read_flags
 
 pytestmark = pytest.mark.grading
 
@@ -56,6 +63,23 @@ def hidden_test_lines(course):
     return lines
 
 
+@contextmanager
+def confined():
+    """Grade with confined kernels where bubblewrap is installed (see the docstring)."""
+    wanted = os.environ.get("PROOFS_CONFINE", "1") != "0"
+    if shutil.which("bwrap") is None:  # tests/test_sandbox.py is skipped then, saying why
+        wanted = False
+    before = os.environ.get("GRADER_CONFINE")
+    os.environ["GRADER_CONFINE"] = "1" if wanted else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["GRADER_CONFINE"]
+        else:
+            os.environ["GRADER_CONFINE"] = before
+
+
 _batches: dict[str, object] = {}  # assignment -> (course, batch, results), or the error
 
 
@@ -69,7 +93,8 @@ def autograde_batch(assignment, tmp_path_factory):
             for expected in batch:
                 course.submit(expected.student, expected.notebook)
             workers = os.environ.get("PROOFS_WORKERS")
-            course.autograde(workers=int(workers) if workers else None)
+            with confined():
+                course.autograde(workers=int(workers) if workers else None)
             _batches[assignment] = (course, batch, course.results())
         # Every test of the class reports it, without regrading (pytest-timeout's Failed
         # is no Exception: uncached, each of the class's tests would regrade the batch).
@@ -108,6 +133,16 @@ class GradingProofs:
             "every catalogued mistake is in exactly one submission"
         )
         assert proofs.check_batch(mistakes, results, max_scores(course)) == []
+
+    def test_honest_submissions_are_not_flagged(self, graded):
+        """The tamper guard flags changes to the kernel's machinery, never a solution, an
+        untouched release or a plain wrong answer (steps 08 and 09 change logging, OpenTelemetry
+        and sys.excepthook legitimately; step 06 prints lines its hidden tests hold)."""
+        course, batch, _ = graded
+        honest = {e.student for e in batch if not e.student.startswith(("tampered-", "runaway-"))}
+        flagged = {(f.student, tuple(f.reasons)) for f in read_flags(course.root, course.assignment)
+                   if f.student in honest}
+        assert flagged == set()
 
     def test_every_graded_cell_fails_for_some_mistake(self, graded):
         course, _, _ = graded
