@@ -12,8 +12,6 @@ import asyncio
 
 import pytest
 
-from helpers.course.grading import ScratchCourse
-from helpers.course.steps import assignments
 from helpers.grader import sandbox
 
 pytestmark = pytest.mark.skipif(
@@ -146,14 +144,5 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(course):
     assert int(results[0][2].split()[-1]) < 300
 
 
-@pytest.mark.grading
-@pytest.mark.parametrize("assignment", assignments())
-def test_every_solution_grades_full_marks_confined(assignment, tmp_path, monkeypatch):
-    """What the notebooks need (servers on 127.0.0.1, git, threads) works in the sandbox."""
-    monkeypatch.setenv("GRADER_CONFINE", "1")
-    course = ScratchCourse(tmp_path, assignment)
-    course.generate()
-    course.submit("solution", course.source_notebook)
-    course.autograde()
-    result = course.results()["solution"]
-    assert result.total == result.max_total, sorted(result.lost())
+# Every step's proof batch (tests/test_grading.py) is graded confined where bubblewrap is
+# installed: that is where each step's solution is shown to get full marks in the sandbox.
