@@ -16,8 +16,9 @@ removed by :func:`drop` / :func:`drop_all`, and at interpreter exit.
 
 The module also has the tools the notebook uses to look inside the database:
 :func:`count_queries` (an SQLAlchemy event listener that counts statements, for the
-N+1 problem), :func:`explain` and :func:`index_used` (query plans on each engine)
-and :func:`analyze` (refresh the planner's statistics).
+N+1 problem), :func:`force_read_race` (concurrent requests all read before any
+writes, so a lost update shows every time), :func:`explain` and :func:`index_used`
+(query plans on each engine) and :func:`analyze` (refresh the planner's statistics).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +43,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 __all__ = [
+    "SQLITE_BEGIN",
     "QueryCounter",
     "analyze",
     "count_queries",
+    "force_read_race",
     "describe",
     "drop",
     "drop_all",
@@ -124,10 +128,43 @@ def _isolated_name() -> str:
     return f"lab_{extra + '_' if extra else ''}{secrets.token_hex(4)}"
 
 
-def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
+#: Execution option for SQLite: ``conn.execution_options(sqlite_begin="IMMEDIATE")`` makes
+#: the next transaction take the write lock at BEGIN (SQLite's stand-in for SELECT ... FOR UPDATE).
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    """Per connection: enforce foreign keys, use WAL, and let SQLAlchemy own transactions."""
+    # Python's sqlite3 module (in its legacy mode) sends BEGIN only before INSERT/UPDATE/
+    # DELETE, so a SELECT would run outside any transaction and the isolation examples
+    # would show nothing. Autocommit at the driver level, plus the BEGIN sent by
+    # _sqlite_begin below, gives real transactions (SQLAlchemy's documented recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")  # SQLite ignores FOREIGN KEY clauses otherwise
+    # WAL: readers see a snapshot and never block the writer (nor it them).
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 15000")  # wait up to 15 s for another writer's lock
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Start each transaction with BEGIN (or BEGIN IMMEDIATE when asked, see SQLITE_BEGIN)."""
+    mode = str(conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")).upper()
+    if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+        raise ValueError(f"{SQLITE_BEGIN} must be DEFERRED, IMMEDIATE or EXCLUSIVE, got {mode!r}")
+    # On the driver connection, so count_queries (a cursor event) counts only real statements.
+    statement = f"BEGIN {mode}"
+    driver = conn.connection.driver_connection
+    try:
+        # Read the schema table first (outside the transaction, so no snapshot is taken
+        # yet): SQLite reloads its cached schema only when a statement reads the file,
+        # and PRAGMA index_list or EXPLAIN QUERY PLAN do not, so without this a
+        # connection would not see an index another one just added.
+        driver.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        driver.execute(statement)
+    except Exception as error:  # sqlite3.OperationalError: wrap it as SQLAlchemy would
+        raise sa.exc.OperationalError(statement, None, error) from error
 
 
 def engine(label: str = "default", url: str | None = None, echo: bool = False) -> Engine:
@@ -145,7 +182,8 @@ def engine(label: str = "default", url: str | None = None, echo: bool = False) -
     if target is None:
         folder = tempfile.mkdtemp(prefix="lab-db-")
         eng = sa.create_engine(f"sqlite:///{Path(folder) / 'lab.db'}", echo=echo)
-        sa.event.listen(eng, "connect", _sqlite_foreign_keys)
+        sa.event.listen(eng, "connect", _sqlite_connect)
+        sa.event.listen(eng, "begin", _sqlite_begin)
         info = _Isolated(label, "sqlite", folder)
     else:
         backend = target.get_backend_name()
@@ -284,9 +322,11 @@ def drop_leftovers(url: str | None = None, prefix: str = "lab_") -> list[str]:
 
 @dataclass
 class QueryCounter:
-    """Statements seen by :func:`count_queries`: ``count`` and their SQL text."""
+    """Statements seen by :func:`count_queries`: ``count``, their SQL text and bound parameters."""
 
     statements: list[str] = field(default_factory=list)
+    #: The parameters sent with each statement, in the same order (values travel apart from the SQL).
+    parameters: list[Any] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -305,12 +345,61 @@ def count_queries(eng: Engine) -> Iterator[QueryCounter]:
 
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
         counter.statements.append(statement)
+        counter.parameters.append(parameters)
 
     sa.event.listen(eng, "before_cursor_execute", before_cursor_execute)
     try:
         yield counter
     finally:
         sa.event.remove(eng, "before_cursor_execute", before_cursor_execute)
+
+
+@contextlib.contextmanager
+def force_read_race(eng: Engine, parties: int, table: str, patience: float = 3.0) -> Iterator[None]:
+    """Make concurrent requests all read ``table`` before any of them goes on.
+
+    While the block runs, each thread's first ``SELECT`` mentioning ``table`` on ``eng``
+    is held, after it ran, until ``parties`` threads have read, or until no new reader
+    arrived for ``patience`` seconds (then the gate stays open). Read-then-write code
+    that loses updates then loses them on every run and every engine, instead of only
+    when the threads happen to collide; code that locks (``SELECT ... FOR UPDATE``,
+    ``BEGIN IMMEDIATE``) or never reads (an atomic ``UPDATE``) is only delayed once by
+    ``patience``. The tests of step 03 use it with real threads.
+    """
+    if parties < 1 or patience <= 0:
+        raise ValueError(f"parties must be >= 1 and patience > 0, got {parties} and {patience}")
+    gate = threading.Condition()
+    seen: set[int] = set()
+    state = {"open": False, "last": 0.0}
+    needle = table.lower()
+
+    def after_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        words = statement.lstrip().lower()
+        if not words.startswith("select") or needle not in words:
+            return
+        with gate:
+            me = threading.get_ident()
+            if state["open"] or me in seen:
+                return
+            seen.add(me)
+            state["last"] = time.monotonic()
+            gate.notify_all()
+            while not state["open"] and len(seen) < parties:
+                remaining = state["last"] + patience - time.monotonic()
+                if remaining <= 0:
+                    break
+                gate.wait(remaining)
+            state["open"] = True  # everyone has read (or nobody else is coming): let all go
+            gate.notify_all()
+
+    sa.event.listen(eng, "after_cursor_execute", after_cursor_execute)
+    try:
+        yield
+    finally:
+        sa.event.remove(eng, "after_cursor_execute", after_cursor_execute)
+        with gate:
+            state["open"] = True
+            gate.notify_all()
 
 
 def explain(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[str]:

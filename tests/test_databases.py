@@ -108,6 +108,7 @@ def test_explain_and_index_used_see_the_index_appear(db):
             other.execute(text("CREATE INDEX ix_t_k ON t (k)"))
             analyze(other, "t")
             other.commit()
+        conn.rollback()  # end the read transaction: its snapshot (WAL) predates the index
         assert index_used(conn, sql, {"k": 3}) == "ix_t_k"
         assert "USING INDEX ix_t_k" in explain(conn, sql, {"k": 3})[0]
 
@@ -145,3 +146,86 @@ def test_show_marks_truncation(db, capsys):
 def test_drop_leftovers_is_a_no_op_on_sqlite(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert databases.drop_leftovers() == []
+
+
+def test_sqlite_reads_run_in_a_real_transaction(db):
+    """A SELECT opens a transaction: a second read in it still sees its snapshot (WAL)."""
+    with db.begin() as conn:
+        conn.execute(text("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER)"))
+        conn.execute(text("INSERT INTO acct VALUES (1, 100)"))
+    read = text("SELECT balance FROM acct WHERE id = 1")
+    with db.connect() as reader, db.connect() as writer:
+        assert reader.execute(read).scalar() == 100
+        writer.execute(text("UPDATE acct SET balance = 200 WHERE id = 1"))
+        writer.commit()
+        assert reader.execute(read).scalar() == 100, "the reader's transaction keeps its snapshot"
+        reader.rollback()
+        assert reader.execute(read).scalar() == 200
+
+
+def test_sqlite_begin_immediate_takes_the_write_lock_at_begin(db):
+    """sqlite_begin=IMMEDIATE: a second writer cannot even start while the first is open."""
+    from helpers.databases import SQLITE_BEGIN
+
+    with db.begin() as conn:
+        conn.execute(text("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER)"))
+    with db.connect() as first, db.connect() as second:
+        first = first.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        first.execute(text("SELECT 1"))
+        second.connection.driver_connection.execute("PRAGMA busy_timeout = 50")  # fail fast
+        second = second.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            second.execute(text("SELECT 1"))
+        first.rollback()
+
+
+def _read_then_write(db, results):
+    """A lost-update-prone deposit: read in one statement, write the sum back in another."""
+    with db.connect() as conn:
+        balance = conn.execute(text("SELECT balance FROM acct WHERE id = 1")).scalar()
+        conn.rollback()
+        conn.execute(text("UPDATE acct SET balance = :b WHERE id = 1"), {"b": balance + 10})
+        conn.commit()
+        results.append(balance)
+
+
+def test_force_read_race_makes_every_reader_read_before_anyone_writes(db):
+    import threading
+
+    from helpers.databases import force_read_race
+
+    with db.begin() as conn:
+        conn.execute(text("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER)"))
+        conn.execute(text("INSERT INTO acct VALUES (1, 100)"))
+    seen: list[int] = []
+    with force_read_race(db, 4, "acct"):
+        threads = [threading.Thread(target=_read_then_write, args=(db, seen)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    assert seen == [100, 100, 100, 100], "all four read before any wrote"
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT balance FROM acct")).scalar() == 110, "three deposits lost"
+
+
+def test_force_read_race_opens_after_patience_and_detaches(db):
+    import time
+
+    from helpers.databases import force_read_race
+
+    with db.begin() as conn:
+        conn.execute(text("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER)"))
+    with force_read_race(db, 5, "acct", patience=1.0):
+        start = time.monotonic()
+        with db.connect() as conn:  # a lone reader waits for the others only `patience` seconds
+            conn.execute(text("SELECT balance FROM acct")).all()
+            conn.execute(text("SELECT balance FROM acct")).all()  # the gate is open now
+        assert 0.9 < time.monotonic() - start < 10
+    start = time.monotonic()
+    with db.connect() as conn:  # after the block, nobody waits
+        conn.execute(text("SELECT balance FROM acct")).all()
+    assert time.monotonic() - start < 0.9
+    with pytest.raises(ValueError, match="parties"):
+        with force_read_race(db, 0, "acct"):
+            pass
