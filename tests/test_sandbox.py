@@ -146,3 +146,20 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(course):
 
 # Every step's proof batch (tests/test_grading.py) is graded confined where bubblewrap is
 # installed: that is where each step's solution is shown to get full marks in the sandbox.
+
+
+def test_a_checkout_under_tmp_is_not_hidden_by_the_private_tmp(tmp_path):
+    """CI may clone the course under /tmp: the venv and helpers are bound after the
+    sandbox's own /tmp is mounted, or the kernel could not even start."""
+    import sys
+    from pathlib import Path
+
+    repo = Path("/tmp/some-checkout")  # noqa: S108
+    command = sandbox.bwrap_command(tmp_path, tmp_path, tmp_path, repo,
+                                    {"memory": 1, "cpu": 1, "processes": 1}, 1)
+    private_tmp = command.index("--tmpfs")
+    assert command[private_tmp + 1] == sandbox.SANDBOX_TMP
+    binds = [i for i, arg in enumerate(command) if arg == "--ro-bind"]
+    for target in (str(Path(sys.prefix).resolve()), str(repo / "helpers")):
+        at = next(i for i in binds if command[i + 2] == target)
+        assert at > private_tmp, f"{target} is bound before the private /tmp hides it"

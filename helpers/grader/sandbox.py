@@ -165,10 +165,11 @@ def bwrap_command(
     return [
         BWRAP,
         *_system_binds(),
+        "--proc", "/proc", "--dev", "/dev",
+        # The private /tmp first: a checkout or a venv under /tmp is bound on top of it.
+        "--perms", "1777", "--tmpfs", SANDBOX_TMP, "--perms", "0777", "--dir", SANDBOX_HOME,
         *_parents(Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), repo / "helpers"),
         *_python_binds(repo),
-        "--proc", "/proc", "--dev", "/dev",
-        "--perms", "1777", "--tmpfs", SANDBOX_TMP, "--perms", "0777", "--dir", SANDBOX_HOME,
         *_parents(cwd, runtime),
         "--bind", str(private_cwd), str(cwd),
         "--bind", str(runtime), str(runtime),
