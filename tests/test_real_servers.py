@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import nbformat
@@ -34,7 +35,7 @@ from nbclient.exceptions import CellExecutionError
 
 from helpers import databases
 from helpers.course import proofs
-from helpers.course.grading import ScratchCourse, graded_cells, read
+from helpers.course.grading import ScratchCourse, answer_cells, graded_cells, read
 from helpers.course.steps import NOTEBOOKS
 
 pytestmark = pytest.mark.realserver
@@ -86,10 +87,10 @@ def unreachable(server: Server) -> str | None:
     return None
 
 
-@pytest.fixture(params=SERVERS, ids=[s.name for s in SERVERS])
-def server(request, monkeypatch):
-    """The server under test, with its environment variable set and a fresh run id."""
-    srv: Server = request.param
+@contextmanager
+def use_server(srv: Server, monkeypatch):
+    """Point the environment at ``srv`` (skipping, with the reason, when it does not answer)
+    with a fresh run id; remove what the run left on the server afterwards."""
     reason = unreachable(srv)
     if reason:
         print(f"SKIPPED: {reason}")
@@ -102,6 +103,13 @@ def server(request, monkeypatch):
     leftovers: dict[str, list[str]] = {}
     yield srv, run_id, leftovers
     leftovers["removed"] = remove_leftovers(srv, run_id)
+
+
+@pytest.fixture(params=SERVERS, ids=[s.name for s in SERVERS])
+def server(request, monkeypatch):
+    """The server under test, with its environment variable set and a fresh run id."""
+    with use_server(request.param, monkeypatch) as used:
+        yield used
 
 
 def remove_leftovers(srv: Server, run_id: str) -> list[str]:
@@ -150,24 +158,59 @@ def test_walkthrough_runs_on_the_real_server(server):
     assert left == [], f"the notebook left these behind on {srv.name}: {left}"
 
 
-@pytest.mark.grading
-def test_grading_proofs_hold_on_the_real_server(server, tmp_path):
-    srv, _, _ = server
-    course = ScratchCourse(tmp_path / STEP, STEP)
-    course.generate()
-    batch = proofs.build_batch(course.source_notebook, course.released_notebook, STEP)
-    for expected in batch:
-        course.submit(expected.student, expected.notebook)
-    course.autograde()  # nbgrader runs with os.environ: the server's variable is set
-    results = course.results()
-    max_scores = {grade_id: float(cell.metadata.nbgrader["points"])
-                  for grade_id, cell in graded_cells(read(course.source_notebook)).items()}
+# The exercises that use Redis (REDIS_URL); the others use the database (DATABASE_URL).
+REDIS_EXERCISES = {"q3_6-answer", "q3_7-answer"}
 
-    solution = results.get("solution")
-    assert solution is not None, f"the solution was not graded on {srv.name}"
-    assert solution.total == solution.max_total, (
-        f"the solution lost points on {srv.name}: {sorted(solution.lost())}"
-    )
-    assert results["untouched-release"].total == 0, f"the release scored points on {srv.name}"
-    problems = proofs.check_batch(batch, results, max_scores)
-    assert problems == [], f"on {srv.name}:\n" + "\n".join(problems)
+
+def engine_batch(course, server_name):
+    """The part of the proof batch whose grade depends on ``server_name``: the solution,
+    the untouched release and the catalogued mistakes of the exercises that talk to that
+    server. Tampered and runaway submissions test nbgrader's handling, not the engine:
+    tests/test_grading.py proves them on the default path."""
+    solution, released = read(course.source_notebook), read(course.released_notebook)
+    assert REDIS_EXERCISES <= set(answer_cells(solution)), "REDIS_EXERCISES is stale"
+    redis = server_name == "redis"
+    return [
+        proofs.Expected("solution", solution, set(), "the instructor's solution"),
+        proofs.Expected("untouched-release", released, set(graded_cells(solution)), "the release"),
+        *proofs.mistake_submissions(solution, STEP, keep=lambda m: (m.answer in REDIS_EXERCISES) == redis),
+    ]
+
+
+class GradingOnServer:
+    """The proofs of step 03 on one server; a class per server (made below), so that
+    pytest-xdist's loadscope grades the servers on different workers."""
+
+    server_name: str
+
+    @pytest.fixture
+    def server(self, monkeypatch):
+        with use_server(next(s for s in SERVERS if s.name == self.server_name), monkeypatch) as used:
+            yield used
+
+    @pytest.mark.grading
+    def test_grading_proofs_hold_on_the_real_server(self, server, tmp_path):
+        srv, _, _ = server
+        course = ScratchCourse(tmp_path / STEP, STEP)
+        course.generate()
+        batch = engine_batch(course, srv.name)
+        for expected in batch:
+            course.submit(expected.student, expected.notebook)
+        course.autograde()  # nbgrader runs with os.environ: the server's variable is set
+        results = course.results()
+        max_scores = {grade_id: float(cell.metadata.nbgrader["points"])
+                      for grade_id, cell in graded_cells(read(course.source_notebook)).items()}
+
+        solution = results.get("solution")
+        assert solution is not None, f"the solution was not graded on {srv.name}"
+        assert solution.total == solution.max_total, (
+            f"the solution lost points on {srv.name}: {sorted(solution.lost())}"
+        )
+        assert results["untouched-release"].total == 0, f"the release scored points on {srv.name}"
+        problems = proofs.check_batch(batch, results, max_scores)
+        assert problems == [], f"on {srv.name}:\n" + "\n".join(problems)
+
+
+for _server in SERVERS:
+    _name = f"TestGradingOn_{_server.name}"
+    globals()[_name] = type(_name, (GradingOnServer,), {"server_name": _server.name})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,13 +148,15 @@ def one_per_submission() -> bool:
     return os.environ.get("PROOFS_ONE_PER_SUBMISSION", "") not in ("", "0")
 
 
-def mistake_submissions(solution: NotebookNode, assignment: str,
-                        one_each: bool | None = None) -> list[Expected]:
-    """The catalogue of ``assignment`` as submissions, packed unless ``one_each``."""
+def mistake_submissions(solution: NotebookNode, assignment: str, one_each: bool | None = None,
+                        keep: Callable[[Mistake], bool] | None = None) -> list[Expected]:
+    """The catalogue of ``assignment`` (the mistakes ``keep`` accepts, if given) as
+    submissions, packed unless ``one_each``."""
     one_each = one_per_submission() if one_each is None else one_each
     groups = exercise_groups(solution)
+    mistakes = [m for m in load_mistakes(assignment) if keep is None or keep(m)]
     batch = []
-    for pack in pack_mistakes(load_mistakes(assignment), groups, one_each):
+    for pack in pack_mistakes(mistakes, groups, one_each):
         if len(pack) == 1:
             (mistake,) = pack
             batch.append(Expected(f"mistake-{mistake.id}",
