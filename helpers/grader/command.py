@@ -179,13 +179,9 @@ def grade(assignment: str, course_dir: Path, workers: int | None = None, force: 
 
 def resolve_step(text: str) -> str:
     """The assignment slug for ``1``, ``01``, ``fundamentals`` or ``01-fundamentals``."""
-    from helpers.course.steps import STEPS, find_step
+    from helpers.course.steps import find_step
 
-    text = text.strip().strip("/")
-    if text.isdigit():
-        text = f"{int(text):02d}"
-    named = [s for s in STEPS if s.slug.split("-", 1)[1] == text]
-    return named[0].slug if len(named) == 1 else find_step(text).slug
+    return find_step(text.strip().strip("/")).slug
 
 
 def run(step: str, course_dir: str | None = None, workers: int | None = None, force: bool = False,
