@@ -68,7 +68,7 @@ bench: $(STAMP)                ## timings against the targets
 	$(BIN)/python -m helpers.course bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache
 
 # Instructors (README, "For instructors"): one step at a time, e.g. make collect STEP=01.
 update collect autograde feedback handback: $(STAMP)
