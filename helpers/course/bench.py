@@ -5,7 +5,8 @@
 - each walkthrough: seconds for a whole ``jupyter execute`` of it, kernel start-up
   included, as a learner's Run All feels it (target 10 s); the median of a few runs
   (the machine is shared, so one run is noise), beside the same figure for a trivial
-  one-cell notebook (what start-up alone costs) and the load average;
+  one-cell notebook (what start-up alone costs, and how much of it is importing the
+  client itself), each walkthrough's cost above it, and the load average;
 - each assignment: autograde seconds per submission (target 3 s), over the solution,
   the untouched release and the wrong-answer catalogue;
 - step 03's dataset: seconds to build it on SQLite (target 5 s);
@@ -66,6 +67,18 @@ def bench_baseline() -> float:
         return bench_walkthrough(trivial)
 
 
+def bench_client_import() -> float:
+    """Seconds for a fresh Python to import ``nbclient`` and ``nbformat``: part of the baseline.
+
+    ``jupyter execute`` pays it before any kernel starts (nbformat imports jsonschema, whose
+    format checkers import rfc3987_syntax, which builds its grammars at import time); a
+    learner's Run All in a running JupyterLab does not.
+    """
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import nbclient, nbformat"], check=True, env=kernel_env())
+    return time.perf_counter() - start
+
+
 def median_of(measure, repeat: int = REPEAT) -> tuple[float, list[float]]:
     """(median, all runs) of ``repeat`` calls of ``measure``, run one after another."""
     runs = [measure() for _ in range(repeat)]
@@ -87,6 +100,9 @@ def report_walkthroughs(paths: list[Path], repeat: int = REPEAT) -> None:
     base, runs = median_of(bench_baseline, repeat)
     print(f"  {'trivial notebook':<20} {base:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}) "
           "start-up alone")
+    client, _ = median_of(bench_client_import, repeat)
+    print(f"  {'  of which importing nbclient':<20} {client:6.1f} s   "
+          "(jupyter execute pays it; Run All in a running JupyterLab does not)")
     for path in paths:
         s, runs = median_of(lambda p=path: bench_walkthrough(p), repeat)
         # The cells' own cost (median minus the start-up floor) is what a notebook's edits change.
