@@ -101,7 +101,7 @@ def report_walkthroughs(paths: list[Path], repeat: int = REPEAT) -> None:
     print(f"  {'trivial notebook':<20} {base:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}) "
           "start-up alone")
     client, _ = median_of(bench_client_import, repeat)
-    print(f"  {'  of which importing nbclient':<20} {client:6.1f} s   "
+    print(f"  {'  of which nbclient':<20} {client:6.1f} s   "
           "(jupyter execute pays it; Run All in a running JupyterLab does not)")
     for path in paths:
         s, runs = median_of(lambda p=path: bench_walkthrough(p), repeat)
