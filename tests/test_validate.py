@@ -75,6 +75,16 @@ def test_partly_solved_copy_says_what_passed_what_fails_and_why(copy_path):
     assert "Traceback" not in text and "Hidden tests did not run" in text
 
 
+def test_a_solved_copy_passes_every_question_but_is_not_told_it_passes_all_tests(copy_path):
+    nbformat.write(solved_answers(read(STEP.exercise)), copy_path)
+    text = summary(copy_path)
+    questions = selfcheck.released_questions(read(STEP.exercise))
+    total = sum(q.available for q in questions)
+    assert f"Visible tests: {total:g}/{total:g} points, {len(questions)} of {len(questions)}" in text
+    assert all(f"✓ {q.heading}: passed" in text for q in questions), text
+    assert "Hidden tests did not run" in text
+
+
 def test_a_copy_with_deleted_answer_cells_says_how_to_recover(copy_path):
     nb = read(STEP.exercise)
     gone = next(iter(answer_cells(nb)))
