@@ -60,9 +60,12 @@ VALIDATE_DIALOG = ("document.querySelector('.jp-Dialog #validation-message') && 
 
 def click_validate(open_lab, path: str) -> str:
     """Open ``path``, click nbgrader's Validate button, return the dialog's visible text."""
-    page = open_lab(f"/lab/tree/{path}")
+    page = open_lab(f"/lab/tree/{path}?reset")  # ?reset: no notebook restored from an earlier test
     page.wait_for(KERNEL_IDLE, timeout=90, what="the notebook's kernel to be idle")
-    page.wait_for(f"document.querySelector({VALIDATE_BUTTON!r}) !== null", what="the Validate button")
+    name = path.rsplit("/", 1)[-1]
+    page.wait_for(f"{text_of('.lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabLabel')} === {name!r}",
+                  what=f"{name} to be the current tab")
+    page.wait_for(f"document.querySelectorAll({VALIDATE_BUTTON!r}).length === 1", what="the Validate button")
     page.click(VALIDATE_BUTTON)
     text = page.wait_for(VALIDATE_DIALOG, timeout=120, what="the Validation Results dialog")
     title = page.evaluate("document.querySelector('.jp-Dialog-header').innerText")
