@@ -28,7 +28,7 @@ from helpers.course import proofs
 from helpers.course.grading import COURSE_ID, Result, ScratchCourse, run_nbgrader
 from helpers.grader import command
 
-pytestmark = [pytest.mark.grading, pytest.mark.realserver]
+REPO = Path(__file__).resolve().parents[1]
 
 ASSIGNMENT = "01-fundamentals"
 BROKER = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -153,6 +153,8 @@ def per_cell(found: dict[str, Result]) -> dict[str, tuple[dict, dict]]:
     return {student: (r.scores, r.max_scores) for student, r in found.items()}
 
 
+@pytest.mark.grading
+@pytest.mark.realserver
 def test_two_workers_one_killed_grade_every_submission_exactly_once(tmp_path, gradebook_url, queue):
     start = time.monotonic()
     # Two stand-in machines, started first so that they warm up during the local run.
@@ -244,3 +246,69 @@ def test_two_workers_one_killed_grade_every_submission_exactly_once(tmp_path, gr
     print(f"\n{len(names)} submissions on 2 workers, one killed holding {killed[0][1]!r}: "
           f"{local_seconds:.1f} s locally (2 workers), {distributed_seconds:.1f} s distributed, "
           f"{time.monotonic() - start:.1f} s in all")
+
+
+# ---------------------------------------------------------------- without servers
+
+
+def test_the_default_path_does_not_import_celery():
+    code = ("import sys, helpers.course.__main__, helpers.grader.command, helpers.grader.workers; "
+            "print('celery' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert proc.stdout.strip() == "False"
+
+
+def test_workers_on_other_machines_need_a_gradebook_they_reach():
+    distributed = pytest.importorskip("helpers.grader.distributed")
+    with pytest.raises(command.GradingError, match="PostgreSQL"):
+        distributed.worker_db_url("sqlite:////course/gradebook.db")
+    sent = distributed.worker_db_url("postgresql+psycopg://grader:s3cret@db.example.org:5432/course")
+    assert sent == "postgresql+psycopg://grader@db.example.org:5432/course", "no password in task messages"
+
+
+def test_a_worker_writes_only_its_students_folders(tmp_path):
+    distributed = pytest.importorskip("helpers.grader.distributed")
+    packed = distributed._pack(b"{}")
+    for rel in ["autograded/bob/01-fundamentals/x.ipynb", "autograded/alice/../bob/01-fundamentals/x",
+                "/etc/passwd", "submitted/alice/01-fundamentals/x.ipynb"]:
+        with pytest.raises(command.GradingError, match="outside"):
+            distributed._write_result(tmp_path, ASSIGNMENT, "alice", {rel: packed})
+    assert list(tmp_path.iterdir()) == []
+    distributed._write_result(tmp_path, ASSIGNMENT, "alice", {
+        "autograded/alice/01-fundamentals/01-fundamentals.ipynb": packed,
+        "feedback/alice/01-fundamentals/01-fundamentals.html": packed,
+        "flags/01-fundamentals/alice/01-fundamentals.json": packed})
+    assert (tmp_path / "autograded/alice/01-fundamentals/01-fundamentals.ipynb").read_bytes() == b"{}"
+
+
+def test_the_worker_image_and_deployment_pass_step_06s_rules():
+    from helpers.deploy_rules import check_dockerfile, check_isolation, check_manifests, rule_ids
+
+    dockerfile = (REPO / "deploy/grader/Dockerfile").read_text()
+    manifests = (REPO / "deploy/grader/workers.yaml").read_text()
+    assert check_dockerfile(dockerfile) == []
+    assert check_isolation(manifests) == []
+    # Workers take no connections (they connect out to the broker): no Service to put in front.
+    assert rule_ids(check_manifests(manifests)) == {"no-service"}
+
+
+def test_the_deployment_runs_the_worker_the_module_describes():
+    import yaml
+
+    from helpers.deploy_rules import parse_dockerfile
+
+    distributed = pytest.importorskip("helpers.grader.distributed")
+    dockerfile = dict(parse_dockerfile((REPO / "deploy/grader/Dockerfile").read_text()))
+    workdir = "/home/grader/work"
+    assert f"GRADER_WORKDIR={workdir}" in dockerfile["ENV"] and workdir in dockerfile["CMD"]
+    assert "grade-worker" in dockerfile["CMD"]
+    deployment = next(d for d in yaml.safe_load_all((REPO / "deploy/grader/workers.yaml").read_text())
+                      if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    ready = f"{workdir}/{distributed.READY_FILE}"
+    assert container["readinessProbe"]["exec"]["command"] == ["test", "-f", ready]
+    assert ready in dockerfile["HEALTHCHECK"]
+    env = {e["name"]: e for e in container["env"]}
+    assert {distributed.BROKER_ENV, distributed.DB_URL_ENV} <= set(env)
+    assert all("valueFrom" in env[name] for name in (distributed.BROKER_ENV, distributed.DB_URL_ENV))
+    assert env["GRADER_CONFINE"]["value"] == "1"

@@ -33,8 +33,8 @@ connection drops. Grading it twice is harmless and counted once: nbgrader's
 ``autograde --force`` replaces the student's earlier gradebook entry (one row per
 student and assignment), and the command keeps one result per student and
 submission timestamp, ignoring a late duplicate. A submission whose worker dies
-:data:`MAX_STARTS` times is revoked and reported as failed, so one poison submission
-cannot take every worker down in turn.
+:data:`MAX_STARTS` times is revoked (the last worker given it drops it) and reported as
+failed, so one poison submission cannot take every worker down in turn.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def _course_bundle(course_dir: Path, coursedir, assignment: str) -> tuple[dict[s
 
 def worker_db_url(db_url: str) -> str:
     """The gradebook URL sent to workers: the course's, without its password."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
@@ -250,7 +250,8 @@ def worker_db_url(db_url: str) -> str:
             f"{db_url}. Set c.CourseDirectory.db_url in nbgrader_config.py to a PostgreSQL "
             "database (e.g. postgresql+psycopg://grader@db.example.org/course) and run "
             "nbgrader generate_assignment again to fill it.")
-    return url.set(password=None).render_as_string(hide_password=False)
+    without = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+    return without.render_as_string(hide_password=False)
 
 
 def _write_result(course_dir: Path, assignment: str, student: str, files: dict[str, str]) -> None:
@@ -314,14 +315,15 @@ def grade_remotely(course_dir: Path, coursedir, assignment: str, students: list[
                         starts[student].add(who)
                         on_event("started" if len(starts[student]) == 1 else "redelivered",
                                  int(info.get("pid") or 0), student)
-                    if len(starts[student]) >= MAX_STARTS:
-                        result.revoke()
-                        del pending[student]
-                        outcomes[student] = Outcome(student, graded=False, attempts=0, reason=(
-                            f"{len(starts[student]) - 1} workers died grading it (killed, or out of "
-                            "memory); it was withdrawn from the queue"))
-                        if done:
-                            done(outcomes[student])
+                    if len(starts[student]) == MAX_STARTS:
+                        result.revoke()  # this last try runs on; a worker given it again drops it
+                elif state == "REVOKED":
+                    del pending[student]
+                    outcomes[student] = Outcome(student, graded=False, attempts=0, reason=(
+                        f"{len(starts[student])} workers died grading it (killed, or out of "
+                        "memory); it was withdrawn from the queue"))
+                    if done:
+                        done(outcomes[student])
                 elif state in ("SUCCESS", "FAILURE"):
                     del pending[student]
                     if state == "SUCCESS":
