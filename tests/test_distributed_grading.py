@@ -185,17 +185,18 @@ def test_two_workers_one_killed_grade_every_submission_exactly_once(tmp_path, gr
 
         events, killed = [], []
 
-        def kill_the_first_to_start(event, pid, student):
-            events.append((event, pid, student))
+        def kill_a_worker_mid_batch(event, pid, student):
+            """SIGKILL the first worker to start its second submission, while it grades it."""
             print(f"{time.monotonic() - start:.1f} s: {event} {student} on {pid}")
-            if event == "started" and not killed:
+            if event == "started" and not killed and any(e[1] == pid for e in events):
                 assert pid in {p.pid for p in procs}, f"pid {pid} is one of the two grade-workers"
                 killed.append((pid, student))
                 os.kill(pid, signal.SIGKILL)
+            events.append((event, pid, student))
 
         began = time.monotonic()
         summary = command.grade(ASSIGNMENT, remote.root, broker=BROKER, queue=queue,
-                                on_event=kill_the_first_to_start, timeout=120)
+                                on_event=kill_a_worker_mid_batch, timeout=120)
         distributed_seconds = time.monotonic() - began
 
         assert killed, "a worker was killed while it held a submission"
