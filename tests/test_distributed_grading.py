@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.course import proofs
-from helpers.course.grading import COURSE_ID, Result, ScratchCourse, run_nbgrader
+from helpers.course.grading import COURSE_ID, Result, ScratchCourse, nbgrader_env
 from helpers.grader import command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,11 +174,15 @@ def test_two_workers_one_killed_grade_every_submission_exactly_once(tmp_path, gr
         remote = course.copy(tmp_path / "instructor")
         with open(remote.root / "nbgrader_config.py", "a") as config:
             config.write(f"\nc.CourseDirectory.db_url = {gradebook_url!r}\n")
-        run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], remote.root)  # fills PostgreSQL
-
+        # Fill the PostgreSQL gradebook while the local reference run grades.
+        filling = subprocess.Popen([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT,
+                                    "--force"], cwd=remote.root, env=nbgrader_env(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         began = time.monotonic()
         local = command.grade(ASSIGNMENT, course.root, workers=2, force=True, export=False)
         local_seconds = time.monotonic() - began
+        output, _ = filling.communicate(timeout=120)
+        assert filling.returncode == 0, f"nbgrader generate_assignment failed:\n{output}"
         assert sorted(o.student for o in local.graded) == sorted(names), local.report()
         wait_ready(workdirs, procs)
         print(f"\nlocal run {local_seconds:.1f} s; workers ready at {time.monotonic() - start:.1f} s")
