@@ -188,6 +188,7 @@ def _mark_ready(workdir: Path) -> None:
     from celery import signals
 
     ready = workdir / READY_FILE
+    ready.unlink(missing_ok=True)  # left by a worker that was killed (a pod keeps its emptyDir)
 
     @signals.worker_ready.connect(weak=False)
     def _ready(**_):
