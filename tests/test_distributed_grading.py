@@ -92,7 +92,8 @@ def queue():
 def start_worker(workdir: Path, queue: str) -> subprocess.Popen:
     """A ``grade-worker`` process (a stand-in for one machine) grading in ``workdir``."""
     workdir.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    # Nothing of the grading command's settings but confinement, which both runs share.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_") or k == "GRADER_CONFINE"}
     with open(workdir.parent / f"{workdir.name}.log", "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "helpers.course", "grade-worker", "--broker", BROKER, "--queue", queue,
