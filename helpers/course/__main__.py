@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--workers", type=int, help="grading processes (default: one per CPU core)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
     grade.add_argument("--no-feedback", action="store_true", help="skip writing feedback/")
+    grade.add_argument("--broker", help="grade on Celery workers over this broker, e.g. "
+                       "amqp://user:pass@host:5672// (default: $GRADER_BROKER_URL, else this machine)")
+    grade.add_argument("--queue", help="the workers' queue (default: $GRADER_QUEUE or 'grading')")
+    worker = sub.add_parser("grade-worker", help="instructors: a grading worker for `grade --broker`")
+    worker.add_argument("--broker", help="e.g. amqp://user:pass@host:5672// (default: $GRADER_BROKER_URL)")
+    worker.add_argument("--queue", help="default: $GRADER_QUEUE or 'grading'")
+    worker.add_argument("--workdir", help="where it grades (default: $GRADER_WORKDIR or ./grader-work)")
+    worker.add_argument("--concurrency", type=int, default=1, help="submissions at a time (default 1)")
 
     from helpers.grader import cli as instructor  # update, collect, autograde, feedback, handback, ...
 
@@ -118,7 +126,11 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
         from helpers.grader import command as grade_command
 
         return grade_command.run(args.step, args.course_dir, args.workers, args.force,
-                                 feedback=not args.no_feedback)
+                                 feedback=not args.no_feedback, broker=args.broker, queue=args.queue)
+    if args.command == "grade-worker":
+        from helpers.grader.distributed import run_worker
+
+        return run_worker(args.broker, args.queue, args.workdir, args.concurrency)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -14,6 +14,11 @@ and ``nbgrader release_feedback`` keep working:
 A submission whose autograded notebooks and feedback are already there, from the
 same submission (same ``timestamp.txt``), is skipped, so a run that was stopped
 or crashed is finished by running it again; ``--force`` regrades every one.
+
+With ``--broker URL`` (or ``GRADER_BROKER_URL``) the submissions go to Celery workers
+on other machines instead of the local pool (:mod:`helpers.grader.distributed`; the
+gradebook must then be a database they all reach, e.g. PostgreSQL). Without it,
+Celery is not imported.
 """
 
 from __future__ import annotations
@@ -139,8 +144,14 @@ def export_grades(course_dir: Path) -> Path:
 
 def grade(assignment: str, course_dir: Path, workers: int | None = None, force: bool = False,
           feedback: bool = True, export: bool = True, stream: TextIO | None = None,
-          on_event=None) -> Summary:
-    """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring."""
+          on_event=None, broker: str | None = None, queue: str | None = None,
+          timeout: float | None = None) -> Summary:
+    """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
+
+    With ``broker``, Celery workers on ``queue`` grade them (``workers`` is then unused
+    and ``summary.workers`` counts the workers that took a submission); ``timeout``
+    bounds the wait for them.
+    """
     from helpers.course.cells import kernel_env
 
     course_dir = Path(course_dir).resolve()
@@ -157,14 +168,33 @@ def grade(assignment: str, course_dir: Path, workers: int | None = None, force: 
             f"Collect them first (nbgrader collect {assignment}, or nbgrader zip_collect "
             f"{assignment} for an LMS download)."
         )
-    _check_gradebook(_course_config(course_dir), assignment)
+    coursedir = _course_config(course_dir)
+    _check_gradebook(coursedir, assignment)
     todo = students if force else [
         s for s in students if not already_graded(course_dir, assignment, s, feedback)]
     summary = Summary(assignment, skipped=[s for s in students if s not in todo])
     size = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     summary.workers = size if todo else 0
     start = time.monotonic()
-    if todo:
+    if todo and broker:
+        from helpers.grader.distributed import grade_remotely
+
+        seen: set[int] = set()
+
+        def heard(event: str, pid: int, student: str) -> None:
+            seen.add(pid)
+            if on_event:
+                on_event(event, pid, student)
+
+        progress = Progress(len(todo), stream)
+        try:
+            summary.outcomes = grade_remotely(
+                course_dir, coursedir, assignment, todo, broker, queue=queue, feedback=feedback,
+                on_event=heard, done=lambda o: progress.advance(failed=not o.graded), timeout=timeout)
+        finally:
+            progress.close()
+        summary.workers = len(seen)
+    elif todo:
         progress = Progress(len(todo), stream)
         pool = Pool(course_dir, assignment, size, feedback=feedback, on_event=on_event)
         try:
@@ -185,7 +215,7 @@ def resolve_step(text: str) -> str:
 
 
 def run(step: str, course_dir: str | None = None, workers: int | None = None, force: bool = False,
-        feedback: bool = True) -> int:
+        feedback: bool = True, broker: str | None = None, queue: str | None = None) -> int:
     """The command line: grade, print the summary, exit 1 if a submission got no grade."""
     from helpers.course.steps import REPO
 
@@ -193,7 +223,8 @@ def run(step: str, course_dir: str | None = None, workers: int | None = None, fo
     if workers is not None and workers < 1:
         raise CommandError("--workers must be 1 or more")
     try:
-        summary = grade(assignment, Path(course_dir) if course_dir else REPO, workers, force, feedback)
+        summary = grade(assignment, Path(course_dir) if course_dir else REPO, workers, force, feedback,
+                        broker=broker or os.environ.get("GRADER_BROKER_URL") or None, queue=queue)
     except GradingError as error:
         print(error, file=sys.stderr)
         return 2

@@ -99,7 +99,9 @@ def failure_reason(log: str, error: str = "") -> str:
 class Grader:
     """nbgrader, configured once from a course directory, grading one student at a time."""
 
-    def __init__(self, course_dir: Path, assignment: str, feedback: bool = True) -> None:
+    def __init__(self, course_dir: Path, assignment: str, feedback: bool = True,
+                 db_url: str | None = None) -> None:
+        """``db_url``, when given, replaces the configured gradebook (a distributed worker's)."""
         import logging
 
         from nbgrader.apps.api import NbGraderAPI
@@ -113,6 +115,8 @@ class Grader:
         app.load_config_file()
         config = app.config
         config.CourseDirectory.root = str(self.course_dir)
+        if db_url:
+            config.CourseDirectory.db_url = db_url
         self.api = NbGraderAPI(config=config)
         self.api.coursedir.db_url = _busy_timeout(self.api.coursedir.db_url)
         self.api.log.handlers[:] = [logging.NullHandler()]  # kept per submission in Outcome.log
