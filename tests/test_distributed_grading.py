@@ -167,7 +167,7 @@ def test_two_workers_one_killed_grade_every_submission_exactly_once(tmp_path, gr
         batch = {e.student: e for e in proofs.build_batch(course.source_notebook, course.released_notebook,
                                                            ASSIGNMENT)}
         mistakes = [name for name in batch if name.startswith("mistakes-")][:3]
-        names = ["solution", "untouched-release", *mistakes, "tampered-points"]
+        names = ["solution", "untouched-release", *mistakes, "tampered-release"]
         for name in names:
             course.submit(name, batch[name].notebook)
             stamp = course.root / "submitted" / name / ASSIGNMENT / "timestamp.txt"

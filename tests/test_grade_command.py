@@ -24,7 +24,7 @@ from helpers.grader.progress import Progress
 
 ASSIGNMENT = "01-fundamentals"
 #: A short cell timeout keeps the runaway submission quick; both runs use the same config.
-SHORT_TIMEOUT = "\nc.Execute.timeout = 15\n"  # runaway loops end sooner; legit cells stay well inside it under load
+SHORT_TIMEOUT = "\nc.Execute.timeout = 15\n"  # legit cells stay well inside it under load
 
 
 def scratch_course(root, names):
