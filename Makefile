@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup lab lab-instructor test test-fast test-notebooks test-grading lint \
         check reset reset-walkthrough execute release bench clean \
-        update collect autograde feedback handback export publish grade
+        update collect autograde feedback handback export publish grade tools
 
 setup: $(STAMP)
 
@@ -67,8 +67,18 @@ grade: $(STAMP)                ## instructors: grade submitted/ for one step, e.
 bench: $(STAMP)                ## timings against the targets
 	$(BIN)/python -m helpers.course bench
 
+# Scanners that would clash with the project's dependencies get a venv of their own.
+# CI installs them (.ci/run); without them their tests skip, saying how to install them.
+TOOLS := .venv-tools
+tools: $(TOOLS)/checkov/.installed   ## maintainers/CI: checkov in .venv-tools/ (about 300 MB)
+
+$(TOOLS)/checkov/.installed: .ci/checkov-requirements.txt
+	$(PYTHON) -m venv --clear $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache
 
 # Instructors (README, "For instructors"): one step at a time, e.g. make collect STEP=01.
 update collect autograde feedback handback: $(STAMP)

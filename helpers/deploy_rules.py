@@ -9,8 +9,10 @@ check returns a list of :class:`Finding` (empty when the file passes)::
         print(finding)          # e.g. "[runs-as-root] no USER instruction: ..."
 
 Rules are a floor, not a proof: a Dockerfile that passes may still fail to build.
-Real pipelines add a linter (hadolint), a schema validator (kubeconform) and a
-workflow linter (actionlint); these checks show what those tools look for.
+Real pipelines add a linter (hadolint), a schema validator (kubeconform), a workflow
+linter (actionlint) and an infrastructure-as-code scanner (checkov, which the course's
+own tests run on the walkthrough's files: tests/test_checkov.py); these checks show
+what those tools look for.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import yaml
 __all__ = [
     "Finding",
     "check_dockerfile",
+    "check_isolation",
     "check_manifests",
     "check_workflow",
     "load_workflow",
@@ -302,6 +305,74 @@ def check_manifests(manifests: str | Iterable[dict[str, Any]]) -> list[Finding]:
                 findings.append(
                     Finding("service-port", f"service {name}: targetPort {target!r} is no container port")
                 )
+    return findings
+
+
+# Cluster-scoped object kinds: they have no namespace.
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
+                  "CustomResourceDefinition", "PriorityClass", "IngressClass"}
+
+
+def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a ``{matchLabels: ...}`` selector picks pods with ``labels`` (empty: every pod)."""
+    match = (selector or {}).get("matchLabels") or {}
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+def check_isolation(manifests: str | Iterable[dict[str, Any]]) -> list[Finding]:
+    """Check how the manifests' workloads are fenced off from the rest of the cluster.
+
+    :func:`check_manifests` looks at the pod itself; these rules look at what surrounds
+    it, the first things a scanner such as checkov reports once the pod is hardened:
+
+    - ``default-namespace``: every namespaced object names its own namespace, not
+      ``default`` (where everything lands unless told otherwise), so access rules,
+      quotas, network policies and Pod Security admission apply to it alone;
+    - ``service-account-token``: the pod template sets ``automountServiceAccountToken:
+      false``; otherwise every pod gets a token for the Kubernetes API, and whoever takes
+      over the app can use it (an API server does not need one);
+    - ``no-network-policy``: a ``NetworkPolicy`` in the same namespace selects the
+      Deployment's pods; without one any pod in the cluster may connect to them.
+    """
+    docs = _documents(manifests)
+    findings: list[Finding] = []
+    for doc in docs:
+        kind = doc.get("kind", "?")
+        metadata = doc.get("metadata") or {}
+        if kind not in CLUSTER_SCOPED and metadata.get("namespace", "default") == "default":
+            findings.append(
+                Finding(
+                    "default-namespace",
+                    f"{kind} {metadata.get('name', '?')}: set metadata.namespace to the app's own namespace",
+                )
+            )
+    policies = [d for d in docs if d.get("kind") == "NetworkPolicy"]
+    for dep in (d for d in docs if d.get("kind") == "Deployment"):
+        name = (dep.get("metadata") or {}).get("name", "?")
+        namespace = (dep.get("metadata") or {}).get("namespace", "default")
+        template = (dep.get("spec") or {}).get("template") or {}
+        pod_spec = template.get("spec") or {}
+        if pod_spec.get("automountServiceAccountToken") is not False:
+            findings.append(
+                Finding(
+                    "service-account-token",
+                    f"deployment {name}: set automountServiceAccountToken: false in the pod template "
+                    "(the app does not call the Kubernetes API)",
+                )
+            )
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if not any(
+            (p.get("metadata") or {}).get("namespace", "default") == namespace
+            and _selects((p.get("spec") or {}).get("podSelector"), labels)
+            for p in policies
+        ):
+            findings.append(
+                Finding(
+                    "no-network-policy",
+                    f"deployment {name}: add a NetworkPolicy whose podSelector matches its pods "
+                    "and allows only the traffic they need",
+                )
+            )
     return findings
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -61,6 +62,11 @@ DEMO_USERS = {
 API_AUDIENCE = "notes-api"
 CODE_TTL = 60
 TOKEN_TTL = 300
+
+#: What an S256 code_challenge looks like: BASE64URL(SHA-256(verifier)), unpadded.
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+#: RFC 7636 section 4.1: a code_verifier is 43-128 unreserved characters.
+VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
 
 def _s256(verifier: str) -> str:
@@ -134,6 +140,9 @@ def create_authorization_server(private_key: rsa.RSAPrivateKey, clock=time.time)
             return back(error="unsupported_response_type")
         if args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
             return back(error="invalid_request", error_description="PKCE with S256 is required")
+        if not S256_CHALLENGE.fullmatch(args["code_challenge"]):
+            # RFC 7636 4.2: BASE64URL(SHA256(verifier)) without padding, so 43 URL-safe characters.
+            return back(error="invalid_request", error_description="code_challenge is not an S256 value")
         scope = args.get("scope", "")
         if not set(scope.split()) <= set(DEMO_CLIENT["scope"].split()):
             return back(error="invalid_scope")
@@ -179,7 +188,10 @@ def create_authorization_server(private_key: rsa.RSAPrivateKey, clock=time.time)
         if form.get("redirect_uri") != DEMO_CLIENT["redirect_uri"]:
             return _oauth_error(400, "invalid_grant", "redirect_uri does not match the request")
         verifier = form.get("code_verifier", "")
-        if not hmac.compare_digest(_s256(verifier), grant["code_challenge"]):
+        if not VERIFIER.fullmatch(verifier):
+            return _oauth_error(400, "invalid_grant", "code_verifier must be 43-128 unreserved characters")
+        # Bytes: compare_digest raises TypeError (a 500) on a str with non-ASCII characters.
+        if not hmac.compare_digest(_s256(verifier).encode(), grant["code_challenge"].encode()):
             return _oauth_error(400, "invalid_grant", "code_verifier does not match code_challenge")
         return issue(grant["username"], grant["scope"], grant["nonce"], family=secrets.token_hex(8))
 

@@ -9,6 +9,7 @@ import yaml
 
 from helpers.deploy_rules import (
     check_dockerfile,
+    check_isolation,
     check_manifests,
     check_workflow,
     load_workflow,
@@ -262,3 +263,67 @@ def test_action_tags_are_not_pins():
     for ref in refs:
         text = WORKFLOW.replace("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", ref)
         assert "unpinned-action" in rule_ids(check_workflow(text)), ref
+
+
+NETWORK_POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: books-api, namespace: books}
+spec:
+  podSelector: {matchLabels: {app: books-api}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]}]
+"""
+
+
+def isolated():
+    """MANIFESTS in their own namespace, without an API token, behind a NetworkPolicy."""
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "books"}},
+            *yaml.safe_load_all(MANIFESTS), yaml.safe_load(NETWORK_POLICY)]
+    for doc in docs[1:3]:
+        doc["metadata"]["namespace"] = "books"
+    docs[1]["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
+    return docs
+
+
+def test_isolated_manifests_pass_both_checks():
+    assert check_isolation(isolated()) == []
+    assert check_manifests(isolated()) == []
+
+
+def test_isolation_rules_on_a_first_draft():
+    """The plain MANIFESTS: default namespace for both objects, a token, no policy."""
+    findings = check_isolation(MANIFESTS)
+    assert [f.rule for f in findings] == [
+        "default-namespace", "default-namespace", "service-account-token", "no-network-policy"]
+    assert "Service books-api" in str(findings[1])
+
+
+@pytest.mark.parametrize(
+    ("edit", "rules"),
+    [
+        (lambda docs: docs[2]["metadata"].pop("namespace"), {"default-namespace"}),
+        # The Deployment moved to `default`: its NetworkPolicy (in books) no longer applies either.
+        (lambda docs: docs[1]["metadata"].update(namespace="default"),
+         {"default-namespace", "no-network-policy"}),
+        (lambda docs: docs[1]["spec"]["template"]["spec"].pop("automountServiceAccountToken"),
+         {"service-account-token"}),
+        (lambda docs: docs[1]["spec"]["template"]["spec"].update(automountServiceAccountToken=True),
+         {"service-account-token"}),
+        (lambda docs: docs.pop(3), {"no-network-policy"}),
+        (lambda docs: docs[3]["metadata"].update(namespace="other"), {"no-network-policy"}),
+        (lambda docs: docs[3]["spec"].update(podSelector={"matchLabels": {"app": "other"}}),
+         {"no-network-policy"}),
+    ],
+)
+def test_isolation_rules(edit, rules):
+    docs = isolated()
+    edit(docs)
+    assert rule_ids(check_isolation(docs)) == rules
+
+
+def test_an_empty_pod_selector_covers_every_pod_and_namespaces_need_none():
+    """podSelector: {} selects every pod of its namespace; a Namespace has no namespace itself."""
+    docs = isolated()
+    docs[3]["spec"]["podSelector"] = {}
+    assert check_isolation(docs) == []

@@ -33,6 +33,7 @@ import pytest
 
 from helpers.course import proofs
 from helpers.course.grading import ScratchCourse, answer_cells, graded_cells, read, run_nbgrader
+from helpers.course.release import FIX, differences
 from helpers.course.steps import assignments
 from helpers.grader.tamper import read_flags
 
@@ -114,6 +115,14 @@ class GradingProofs:
     def graded(self, tmp_path_factory):
         return autograde_batch(self.assignment, tmp_path_factory)
 
+    def test_committed_release_is_current(self, graded):
+        """exercises/ is what `make release` makes of solutions/ (this batch's fresh release)."""
+        course, _, _ = graded
+        differing = differences(course.assignment, course.released_notebook.parent)
+        assert differing == [], (
+            f"exercises/{course.assignment} differs from a fresh release in {differing}: {FIX}"
+        )
+
     def test_solution_scores_full_marks(self, graded):
         course, batch, results = graded
         assert proofs.check_batch([expectation(batch, "solution")], results, max_scores(course)) == []
@@ -179,8 +188,12 @@ class GradingProofs:
         a = course.assignment
         graded_copy = (course.root / "autograded" / "untouched-release" / a / f"{a}.ipynb").read_text()
         assert any(line in graded_copy for line in hidden), "nbgrader ran the hidden tests"
+        # One nbgrader run for both: --student is a glob, and "[su][on]*" matches "solution"
+        # and "untouched-release" only (the other submissions start mistake-, tampered-, runaway-).
+        run_nbgrader(["generate_feedback", a, "--student", "[su][on]*", "--force"], course.root)
+        given = sorted(p.name for p in (course.root / "feedback").iterdir())
+        assert given == ["solution", "untouched-release"]
         for student in ("solution", "untouched-release"):
-            run_nbgrader(["generate_feedback", a, "--student", student, "--force"], course.root)
             page = course.root / "feedback" / student / a / f"{a}.html"
             text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
             leaked = [line for line in hidden if line in text]

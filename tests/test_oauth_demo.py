@@ -55,7 +55,8 @@ def test_code_is_single_use_and_bound_to_the_verifier(demo):
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": c["redirect_uri"],
             "code_verifier": generate_token(48)}
     auth = (c["client_id"], c["client_secret"])
-    wrong = requests.post(demo.provider.url + "/token", data=form, auth=auth, timeout=5)
+    wrong = requests.post(demo.provider.url + "/token", data={**form, "code_verifier": "é" * 50},
+                          auth=auth, timeout=5)
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     form["code_verifier"] = verifier  # the code was burnt by the failed attempt
     again = requests.post(demo.provider.url + "/token", data=form, auth=auth, timeout=5)
@@ -74,6 +75,11 @@ def test_authorize_rejects_bad_requests(demo):
               "state": "s"}
     no_pkce = requests.get(base, params=params, timeout=5, allow_redirects=False)
     assert no_pkce.status_code == 302 and "error=invalid_request" in no_pkce.headers["Location"]
+    for challenge in ("é" * 43, "short", "a" * 43 + "="):  # hostile or not an S256 value
+        odd = {**params, "code_challenge": challenge, "code_challenge_method": "S256"}
+        refused = requests.get(base, params=odd, timeout=5, allow_redirects=False)
+        assert refused.status_code == 302, challenge
+        assert "error=invalid_request" in refused.headers["Location"], challenge
     _, wrong = authorize(demo, generate_token(48), password="guess")  # noqa: S106 (a wrong password on purpose)
     assert wrong.status_code == 401
     _, denied = authorize(demo, generate_token(48), consent="deny")

@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-suite", action="store_true", help="skip timing the whole test suite")
     bench.add_argument("--grading-only", action="store_true",
                        help="only stock nbgrader vs the grade command (and the killed worker)")
+    bench.add_argument("--walkthroughs", nargs="*", metavar="STEP",
+                       help="only time walkthroughs (these steps, or all when none is named)")
+    bench.add_argument("--repeat", type=int, default=3,
+                       help="runs per walkthrough; the median is reported (default 3)")
     grade = sub.add_parser("grade", help="instructors: grade a step's submissions in submitted/")
     grade.add_argument("step", help="e.g. 01, fundamentals or 01-fundamentals")
     grade.add_argument("--course-dir", help="the nbgrader course directory (default: this repository)")
@@ -97,7 +101,8 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "bench":
         from helpers.course import bench as bench_command
 
-        return bench_command.run(suite=not args.no_suite, grading_only=args.grading_only)
+        return bench_command.run(suite=not args.no_suite, grading_only=args.grading_only,
+                                 walkthroughs_only=args.walkthroughs, repeat=args.repeat)
     if args.command == "grade":
         from helpers.grader import command as grade_command
 

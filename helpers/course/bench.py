@@ -3,7 +3,10 @@
 ``make bench`` (``python -m helpers.course bench``) measures:
 
 - each walkthrough: seconds for a whole ``jupyter execute`` of it, kernel start-up
-  included, as a learner's Run All feels it (target 10 s);
+  included, as a learner's Run All feels it (target 10 s); the median of a few runs
+  (the machine is shared, so one run is noise), beside the same figure for a trivial
+  one-cell notebook (what start-up alone costs, and how much of it is importing the
+  client itself), each walkthrough's cost above it, and the load average;
 - each assignment: autograde seconds per submission (target 3 s), over the solution,
   the untouched release and the wrong-answer catalogue;
 - step 03's dataset: seconds to build it on SQLite (target 5 s);
@@ -14,16 +17,21 @@
 - the whole test suite (target 10 min), unless ``--no-suite``.
 
 Nothing is written into the repository: notebooks run from a temporary copy.
+``--walkthroughs [STEP ...]`` times only walkthroughs (and the baseline).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import nbformat
 
 from helpers.course import proofs
 from helpers.course.cells import kernel_env
@@ -31,6 +39,7 @@ from helpers.course.grading import ScratchCourse, run_nbgrader
 from helpers.course.steps import REPO, assignments, walkthroughs
 
 TARGETS = {"walkthrough": 10.0, "autograde": 3.0, "dataset": 5.0, "suite": 600.0, "speedup": 2.5}
+REPEAT = 3  # runs per walkthrough; the median is reported
 
 
 def bench_walkthrough(path: Path) -> float:
@@ -46,6 +55,60 @@ def bench_walkthrough(path: Path) -> float:
         subprocess.run([sys.executable, "-m", "jupyter", "execute", "--inplace", str(copy)],
                        check=True, capture_output=True, cwd=tmp, env=kernel_env())
         return time.perf_counter() - start
+
+
+def bench_baseline() -> float:
+    """Seconds for a whole ``jupyter execute`` of a one-cell notebook: the start-up floor."""
+    with tempfile.TemporaryDirectory(dir=REPO, prefix=".bench-") as tmp:
+        trivial = Path(tmp) / "00-trivial.ipynb"
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_code_cell("1 + 1"))
+        nbformat.write(nb, trivial)
+        return bench_walkthrough(trivial)
+
+
+def bench_client_import() -> float:
+    """Seconds for a fresh Python to import ``nbclient`` and ``nbformat``: part of the baseline.
+
+    ``jupyter execute`` pays it before any kernel starts (nbformat imports jsonschema, whose
+    format checkers import rfc3987_syntax, which builds its grammars at import time); a
+    learner's Run All in a running JupyterLab does not.
+    """
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import nbclient, nbformat"], check=True, env=kernel_env())
+    return time.perf_counter() - start
+
+
+def median_of(measure, repeat: int = REPEAT) -> tuple[float, list[float]]:
+    """(median, all runs) of ``repeat`` calls of ``measure``, run one after another."""
+    runs = [measure() for _ in range(repeat)]
+    return statistics.median(runs), runs
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, or "unknown" where the OS has none."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
+
+
+def report_walkthroughs(paths: list[Path], repeat: int = REPEAT) -> None:
+    """Print each walkthrough's median whole-process time against the target, and the baseline."""
+    print(f"walkthrough execution: whole `jupyter execute` process, kernel start-up included, "
+          f"median of {repeat} (load average {load_average()}; {os.cpu_count()} cores)")
+    base, runs = median_of(bench_baseline, repeat)
+    print(f"  {'trivial notebook':<20} {base:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}) "
+          "start-up alone")
+    client, _ = median_of(bench_client_import, repeat)
+    print(f"  {'  of which nbclient':<20} {client:6.1f} s   "
+          "(jupyter execute pays it; Run All in a running JupyterLab does not)")
+    for path in paths:
+        s, runs = median_of(lambda p=path: bench_walkthrough(p), repeat)
+        # The cells' own cost (median minus the start-up floor) is what a notebook's edits change.
+        print(f"  {path.stem:<20} {s:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}; "
+              f"cells {s - base:.1f} s) {verdict(s, TARGETS['walkthrough'])}")
+    print(f"  load average after: {load_average()}")
 
 
 def bench_autograde(assignment: str) -> tuple[float, int]:
@@ -178,15 +241,21 @@ def report_grade_command() -> None:
           f"serial: {'yes' if k['grades_equal_serial'] else 'NO'}")
 
 
-def run(suite: bool = True, grading_only: bool = False) -> int:
-    """Run the benchmarks and print one line per figure."""
+def run(suite: bool = True, grading_only: bool = False, walkthroughs_only: list[str] | None = None,
+        repeat: int = REPEAT) -> int:
+    """Run the benchmarks and print one line per figure.
+
+    ``walkthroughs_only`` (a list, empty for all) times only those walkthroughs.
+    """
     if grading_only:
         report_grade_command()
         return 0
-    print("walkthrough execution (fresh kernel)")
-    for path in walkthroughs():
-        s = bench_walkthrough(path)
-        print(f"  {path.stem:<20} {s:6.1f} s   {verdict(s, TARGETS['walkthrough'])}")
+    if walkthroughs_only is not None:
+        from helpers.course.execute import select
+
+        report_walkthroughs(select(walkthroughs_only), repeat)
+        return 0
+    report_walkthroughs(walkthroughs(), repeat)
     print("autograde, seconds per submission")
     for assignment in assignments():
         per, n = bench_autograde(assignment)

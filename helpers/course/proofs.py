@@ -209,6 +209,70 @@ def mistake_submissions(solution: NotebookNode, assignment: str, one_each: bool 
     return batch
 
 
+#: How a test cell of the release is tampered with, in turn, one kind per unanswered exercise.
+TAMPERINGS = ("edited", "unmarked", "inflated")
+
+
+def _tamper(cell: NotebookNode, kind: str) -> None:
+    """Make a test cell pass whatever the answer: replaced by ``pass``, turned into an
+    ordinary cell, or worth 1000 points."""
+    if kind == "inflated":
+        cell.metadata["nbgrader"]["points"] = 1000
+        return
+    cell.source = "pass"
+    if kind == "unmarked":
+        del cell.metadata["nbgrader"]
+
+
+def hostile_submissions(solution: NotebookNode, released: NotebookNode,
+                         groups: list[tuple[str, list[str]]]) -> list[Expected]:
+    """Submissions that tamper with their tests or run away: each must earn what its answers earn.
+
+    Each kind of tampering would raise the grade if it worked, so one submission can
+    prove several (a mismatch report names the submission; its ``why`` lists the kinds):
+
+    - ``tampered-release``: the release with the first exercise answered; in each other
+      exercise the test cells are replaced by ``pass``, made ordinary cells, or raised to
+      1000 points (in turn). It must lose every test but the first exercise's, at the
+      original points.
+    - ``tampered-solution``: a correct notebook with every test cell deleted and the first
+      answer cell copied and pasted (same metadata, new id, as JupyterLab pastes): full marks.
+    - ``runaway-loop-then-crash``: the first answer never returns, the last one kills the
+      kernel: graded within the cell timeout, losing only those two exercises' tests.
+    """
+    if len(groups) < 1 + len(TAMPERINGS):
+        raise ValueError(f"the tampering proofs need at least {1 + len(TAMPERINGS)} exercises, "
+                         f"the notebook has {len(groups)}")
+    all_tests = {test for _, tests in groups for test in tests}
+    (first_answer, first_tests), (last_answer, last_tests) = groups[0], groups[-1]
+
+    release = copy.deepcopy(released)
+    answer_cells(release)[first_answer].source = answer_cells(solution)[first_answer].source
+    tests = graded_cells(release)
+    for number, (_, group_tests) in enumerate(groups[1:]):
+        for test in group_tests:
+            _tamper(tests[test], TAMPERINGS[number % len(TAMPERINGS)])
+
+    copied = copy.deepcopy(solution)
+    copied.cells = [c for c in copied.cells if not _is_test(c)]
+    answer = answer_cells(copied)[first_answer]
+    pasted = copy.deepcopy(answer)
+    pasted["id"] = f"{answer['id']}-copy"
+    copied.cells.insert(copied.cells.index(answer) + 1, pasted)
+
+    runaway = _with_answers(solution, {first_answer: "while True:\n    pass",
+                                       last_answer: "import os\nos._exit(1)"})
+    return [
+        Expected("tampered-release", release, all_tests - set(first_tests),
+                 "one exercise answered; the other exercises' tests edited to pass, unmarked "
+                 "or raised to 1000 points"),
+        Expected("tampered-solution", copied, set(),
+                 "a correct notebook with every test cell deleted and an answer cell pasted twice"),
+        Expected("runaway-loop-then-crash", runaway, set(first_tests) | set(last_tests),
+                 "the first answer never returns; the last one kills the kernel"),
+    ]
+
+
 def build_batch(source_path: Path, released_path: Path, assignment: str) -> list[Expected]:
     """Every submission of the proof batch for ``assignment``, with its expected losses."""
     solution, released = read(source_path), read(released_path)
@@ -220,48 +284,7 @@ def build_batch(source_path: Path, released_path: Path, assignment: str) -> list
     ]
     batch += mistake_submissions(solution, assignment)
 
-    # Tampering: the grade must follow the answers, whatever was done to the tests.
-    first_answer, first_tests = groups[0]
-    half = copy.deepcopy(released)  # only the first exercise answered ...
-    answer_cells(half)[first_answer].source = answer_cells(solution)[first_answer].source
-    for cell in graded_cells(half).values():  # ... and every test made to pass
-        cell.source = "pass"
-    batch.append(Expected("tampered-tests-edited", half, all_tests - set(first_tests),
-                          "tests replaced by `pass`, one exercise answered"))
-
-    deleted = copy.deepcopy(solution)
-    deleted.cells = [c for c in deleted.cells if not _is_test(c)]
-    batch.append(Expected("tampered-tests-deleted", deleted, set(),
-                          "every test cell deleted from a correct notebook"))
-
-    unmarked = copy.deepcopy(released)
-    for cell in graded_cells(unmarked).values():
-        del cell.metadata["nbgrader"]
-        cell.source = "pass"
-    batch.append(Expected("tampered-tests-unmarked", unmarked, all_tests,
-                          "test cells turned into ordinary cells"))
-
-    duplicated = copy.deepcopy(solution)
-    answer = answer_cells(duplicated)[first_answer]
-    pasted = copy.deepcopy(answer)
-    pasted["id"] = f"{answer['id']}-copy"  # as JupyterLab does on paste: same metadata, new id
-    duplicated.cells.insert(duplicated.cells.index(answer) + 1, pasted)
-    batch.append(Expected("tampered-duplicated-cell", duplicated, set(),
-                          "an answer cell copied and pasted"))
-
-    inflated = copy.deepcopy(released)
-    for cell in graded_cells(inflated).values():
-        cell.metadata["nbgrader"]["points"] = 1000
-    batch.append(Expected("tampered-points", inflated, all_tests, "points raised to 1000"))
-
-    # Runaway code: graded within the cell timeout, zero only for what it breaks.
-    batch.append(Expected("runaway-infinite-loop",
-                          _with_answer(solution, first_answer, "while True:\n    pass"),
-                          set(first_tests), "the first answer never returns"))
-    last_answer, last_tests = groups[-1]
-    batch.append(Expected("runaway-kernel-crash",
-                          _with_answer(solution, last_answer, "import os\nos._exit(1)"),
-                          set(last_tests), "the last answer kills the kernel"))
+    batch += hostile_submissions(solution, released, groups)
     return batch
 
 

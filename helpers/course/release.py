@@ -33,13 +33,18 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def stale(assignment: str) -> list[str]:
-    """Files of ``exercises/<assignment>`` that differ from a fresh release (empty if current)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = _files(generate(assignment, Path(tmp)))
+def differences(assignment: str, fresh_folder: Path) -> list[str]:
+    """Files of ``exercises/<assignment>`` that differ from the release in ``fresh_folder``."""
+    fresh = _files(fresh_folder)
     committed = _files(EXERCISES / assignment) if (EXERCISES / assignment).exists() else {}
     names = sorted(set(fresh) | set(committed))
     return [name for name in names if fresh.get(name) != committed.get(name)]
+
+
+def stale(assignment: str) -> list[str]:
+    """Files of ``exercises/<assignment>`` that differ from a fresh release (empty if current)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return differences(assignment, generate(assignment, Path(tmp)))
 
 
 def release(selected: list[str] | None = None) -> list[str]:
