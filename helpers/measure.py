@@ -11,7 +11,7 @@ import time
 import timeit
 from collections.abc import Callable
 
-__all__ = ["best_time", "fmt_duration", "stopwatch"]
+__all__ = ["best_time", "fmt_duration", "log_limits", "stopwatch"]
 
 
 def best_time(fn: Callable[[], object], number: int = 1, repeat: int = 5) -> float:
@@ -28,6 +28,17 @@ def fmt_duration(seconds: float) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def log_limits(*values: float, margin: float = 3.0) -> tuple[float, float]:
+    """Limits for a log-scale axis with every value well inside: ``ax.set_ylim(log_limits(...))``.
+
+    Pass the measurements and any reference line (a target, a budget): a line equal to
+    the largest measurement would otherwise sit on the frame, where it cannot be seen.
+    """
+    if not values or min(values) <= 0:
+        raise ValueError(f"log_limits needs positive values, got {values!r}")
+    return min(values) / margin, max(values) * margin
 
 
 class stopwatch:  # noqa: N801 (reads as a function in `with stopwatch() as t:`)

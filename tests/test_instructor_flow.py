@@ -162,6 +162,7 @@ def test_lab_makes_learner_copies_for_learners_only(monkeypatch, tmp_path, instr
     monkeypatch.setattr(lab, "ensure_copies", lambda: made.append(1) or [])
     monkeypatch.setattr(lab, "write_settings_overrides", lambda: tmp_path)
     monkeypatch.setattr(lab, "write_page_config", lambda instructor: tmp_path)
+    monkeypatch.setattr(lab, "write_server_config", lambda: tmp_path)
     monkeypatch.setattr(lab.home, "write", lambda: tmp_path)
     monkeypatch.setattr(lab.subprocess, "call", lambda *args, **kwargs: 0)
     assert lab.run(instructor=instructor) == 0

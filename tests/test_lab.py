@@ -36,10 +36,13 @@ def test_page_config_hides_the_instructor_plugins_and_the_menu_and_shows_them_ba
 def test_a_warm_start_writes_nothing(tmp_path):
     lab.write_page_config(instructor=False, config_dir=tmp_path / "etc" / "jupyter")
     lab.write_settings_overrides(tmp_path)
+    lab.write_server_config(tmp_path / "etc" / "jupyter")
     files = sorted(tmp_path.rglob("*.json"))
+    assert len(files) == 3
     before = {p: p.stat().st_mtime_ns for p in files}
     lab.write_page_config(instructor=False, config_dir=tmp_path / "etc" / "jupyter")
     lab.write_settings_overrides(tmp_path)
+    lab.write_server_config(tmp_path / "etc" / "jupyter")
     assert {p: p.stat().st_mtime_ns for p in files} == before
 
 

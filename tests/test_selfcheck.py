@@ -183,8 +183,9 @@ def test_visible_tests_end_with_a_check_mark_line():
         "### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n"
     )
     released = learner_test_source(source)
-    assert released.startswith(source.rstrip("\n"))
-    assert released.splitlines()[-1] == "print('✓ f: the example.')"
+    lines = released.splitlines()
+    assert lines[-1] == "print('✓ f: the example.')"
+    assert "\n".join(line for line in lines[:-1] if "🔒" not in line) == source.rstrip("\n")
 
 
 def test_hidden_only_test_cells_show_no_output_and_say_when_they_run():
@@ -192,7 +193,7 @@ def test_hidden_only_test_cells_show_no_output_and_say_when_they_run():
 
     source = '"""f: edge cases."""\n### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n'
     released = learner_test_source(source)
-    assert released.startswith("# Hidden tests (they run when your work is graded): f: edge cases.")
+    assert released.startswith("# Hidden tests (they run when your work is graded): f: edge cases.\n")
     assert "assert f(0) == 0" in released, "the grader's copy keeps the hidden tests"
     visible_part = HIDDEN.sub("", released)
     assert visible_part.strip().startswith("#") and '"""' not in visible_part, "no Out[…] docstring"
@@ -206,3 +207,21 @@ def test_released_test_cells_are_learner_friendly(step):
             assert cell.source.rstrip().splitlines()[-1].startswith(("print('✓ ", 'print("✓ ')), grade_id
         else:
             assert cell.source.startswith("# Hidden tests"), grade_id
+
+
+def test_locked_test_cells_say_so_on_their_second_line():
+    from helpers.course.release_plugins import LOCK_NOTE, learner_test_source
+
+    for source in ('"""f: the example."""\nassert f(1) == 2\n',
+                   '"""f: edge cases."""\n### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n'):
+        assert learner_test_source(source).splitlines()[1] == LOCK_NOTE
+    assert LOCK_NOTE.startswith("# ") and "locked" in LOCK_NOTE.lower() and "graded" in LOCK_NOTE
+
+
+@pytest.mark.parametrize("step", BUILT, ids=lambda s: s.slug)
+def test_released_locked_cells_carry_the_lock_notice(step):
+    from helpers.course.release_plugins import LOCK_NOTE
+
+    for grade_id, cell in graded_cells(read(step.exercise)).items():
+        assert cell.metadata.nbgrader["locked"] and cell.metadata.get("deletable") is False, grade_id
+        assert cell.source.splitlines()[1] == LOCK_NOTE, f"{step.slug} {grade_id}: no lock notice"

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("steps", nargs="*", help="e.g. 01 (default: all)")
     release = sub.add_parser("release", help="regenerate exercises/ from solutions/ (maintainers)")
     release.add_argument("steps", nargs="*", help="e.g. 01-fundamentals (default: all)")
+    release.add_argument("--check", action="store_true",
+                         help="compare exercises/ with a fresh release instead of replacing it")
     bench = sub.add_parser("bench", help="time walkthroughs, autograding and the test suite")
     bench.add_argument("--no-suite", action="store_true", help="skip timing the whole test suite")
     bench.add_argument("--grading-only", action="store_true",
@@ -86,11 +88,20 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"{path.name}: {run_notebook(path):.1f} s")
         return 0
     if args.command == "release":
+        from helpers.course.release import FIX, stale
         from helpers.course.release import release as release_all
-        from helpers.course.steps import find_step
+        from helpers.course.steps import assignments, find_step
 
         # `make release STEP=05` passes a prefix: resolve it as `execute` and `reset` do.
         slugs = [find_step(step).slug for step in args.steps]
+        if args.check:
+            differing = {a: stale(a) for a in slugs or assignments()}
+            for assignment, files in differing.items():
+                print(f"exercises/{assignment}/: " + (f"differs in {files}" if files else "current"))
+            if any(differing.values()):
+                print(FIX)
+                return 1
+            return 0
         for assignment in release_all(slugs or None):
             print(f"released exercises/{assignment}/")
         return 0

@@ -4,12 +4,12 @@
 and walkthroughs) in ``my-work/``, writes the course home ``HOME.md`` and opens
 JupyterLab on it, with the file browser at the repository root. It switches off
 JupyterLab's first-run news prompt, shows Markdown rendered, keeps nbgrader's Validate
-button but hides the instructor panels and the Nbgrader menu (``--instructor`` shows
-them).
+button, answered question by question (helpers/course/validate.py), but hides the
+instructor panels and the Nbgrader menu (``--instructor`` shows them).
 
-The set-up is two small JSON files in this environment (``page_config.json`` and
-``overrides.json``), written only when they would change, so a warm start costs
-JupyterLab's own start-up and nothing more.
+The set-up is three small JSON files in this environment (``page_config.json``,
+``overrides.json``, a server config enabling the Validate handler), written only when
+they would change, so a warm start costs JupyterLab's own start-up and nothing more.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ INSTRUCTOR_PLUGINS = [
     "@jupyter/nbgrader:assignment-list",
     "@jupyter/nbgrader:menu",  # the menu bar's "Nbgrader": empty once the panels are hidden
 ]
+VALIDATE_EXTENSION = "helpers.course.validate"  # Validate's per-question summary
 SETTINGS_OVERRIDES = {
     # No "Would you like to receive official Jupyter news?" pop-up, no update checks.
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
@@ -81,6 +82,14 @@ def write_page_config(instructor: bool, config_dir: Path = Path(sys.prefix) / "e
     return path
 
 
+def write_server_config(config_dir: Path = Path(sys.prefix) / "etc" / "jupyter") -> Path:
+    """Enable the course's Validate handler (helpers/course/validate.py) in Jupyter Server:
+    what ``jupyter server extension enable --sys-prefix`` writes."""
+    path = config_dir / "jupyter_server_config.d" / "backend-roadmap-lab.json"
+    write_json_if_changed(path, {"ServerApp": {"jpserver_extensions": {VALIDATE_EXTENSION: True}}})
+    return path
+
+
 def command(extra_args: list[str] | None = None) -> list[str]:
     """The ``jupyter lab`` command line: the repository as root, the home page first."""
     return [
@@ -101,6 +110,7 @@ def prepare(instructor: bool = False) -> None:
     home.write()
     write_settings_overrides()
     write_page_config(instructor)
+    write_server_config()
 
 
 def run(instructor: bool = False, extra_args: list[str] | None = None) -> int:

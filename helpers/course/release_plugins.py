@@ -8,6 +8,8 @@ the grader's copy of each test cell stay the same apart from the hidden tests:
   test says so instead of printing nothing;
 - a test cell whose tests are all hidden starts with a comment instead of a docstring,
   so running it shows no ``Out[…]`` and says when those tests run;
+- every test cell's second line says it is locked and why, since JupyterLab silently
+  ignores edits and delete keys in a locked cell (a comment: no output, no effect on grading);
 - the statement's hints point at the learner's copies and the environment's Python.
 """
 
@@ -20,6 +22,9 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
+LOCK_NOTE = (
+    "# 🔒 Locked test cell: it cannot be edited or deleted, because it is part of how your work is graded."
+)
 WALKTHROUGH_LINK = re.compile(r"\[`notebooks/(\d\d-[a-z-]+)\.ipynb`\]\(\.\./\.\./notebooks/\1\.ipynb\)")
 
 
@@ -36,7 +41,8 @@ def docstring(source: str) -> tuple[str, ast.Expr] | None:
 
 
 def learner_test_source(source: str) -> str:
-    """A test cell's source as released: a ✓ line for visible tests, no Out[] for hidden ones."""
+    """A test cell's source as released: a ✓ line for visible tests, no Out[] for hidden ones,
+    and the lock notice right after the first line (the docstring stays first for feedback)."""
     found = docstring(source)
     if found is None:
         return source
@@ -45,10 +51,11 @@ def learner_test_source(source: str) -> str:
         visible_body = ast.parse(HIDDEN.sub("", source)).body[1:]
     except SyntaxError:
         return source
+    lines = source.rstrip("\n").splitlines()
+    head, rest = lines[:statement.end_lineno], lines[statement.end_lineno:]
     if not visible_body:  # only hidden tests: the docstring would be the cell's Out[…]
-        comment = f"# Hidden tests (they run when your work is graded): {text}"
-        return "\n".join([comment, *source.splitlines()[statement.end_lineno:]])
-    return source.rstrip("\n") + f"\nprint({'✓ ' + text!r})"
+        return "\n".join([f"# Hidden tests (they run when your work is graded): {text}", LOCK_NOTE, *rest])
+    return "\n".join([*head, LOCK_NOTE, *rest, f"print({'✓ ' + text!r})"])
 
 
 def learner_markdown(source: str) -> str:

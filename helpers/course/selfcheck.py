@@ -5,8 +5,10 @@ fresh kernel the way the grader does: test cells are restored to the released
 version first, so an edited test cell cannot pass by accident. It scores the
 **visible** tests (the hidden ones only run when an instructor grades) and never
 writes to the learner's files. Each question is reported under the heading the
-learner sees ("Question 3 — ..."), with the failing test's message; a step whose
-answers are all untouched is "not started" and is not run at all.
+learner sees ("Question 3 — ..."), with the failing test's message; a question whose
+answer still raises the stub's NotImplementedError is "not started", and a step whose
+answers are all untouched is "not started" and is not run at all. The Validate button
+shows the same result (``format_questions``, helpers/course/validate.py).
 """
 
 from __future__ import annotations
@@ -32,8 +34,17 @@ from helpers.course.workspace import relative
 
 CELL_TIMEOUT = 30
 MESSAGE_LINES = 6  # of a failing test's message; the rest is in the notebook
+STUB_ERROR = "NotImplementedError"  # what the released answer stub raises
 NOT_RUN = "the test did not run (did an earlier cell stop the kernel?)"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+HIDDEN_NOTE = ("Points count the visible tests only; hidden tests (edge cases) run when "
+               "your instructor grades.")
+VALIDATE_HIDDEN_NOTE = (
+    "Hidden tests did not run: they check edge cases and run only when your instructor "
+    "grades your work, so full visible points here do not guarantee full marks."
+)
+MARKS = {"passed": "✓", "failed": "✗", "not attempted": "○"}
+WORDS = {"passed": "passed", "failed": "failing", "not attempted": "not started"}
 
 
 @dataclass
@@ -153,17 +164,22 @@ def load_copy(step: Step) -> tuple[NotebookNode | None, str]:
             f"{relative(path)} is JSON but not a notebook ({error}). Copy your answers out, then "
             f"`make reset STEP={step.number}` (your file is kept in my-work/backups/)."
         )
-    released = nbformat.read(step.exercise, as_version=4)
+    problem = missing_cells(nb, nbformat.read(step.exercise, as_version=4), path, step)
+    return (None, problem) if problem else (nb, "")
+
+
+def missing_cells(nb: NotebookNode, released: NotebookNode, path: Path, step: Step) -> str:
+    """What to do when graded cells of the release are gone from ``nb`` ('' if none are)."""
     missing = (set(graded_cells(released)) | set(answer_cells(released))) - (
         set(graded_cells(nb)) | set(answer_cells(nb))
     )
-    if missing:
-        return None, (
-            f"{relative(path)} is missing graded cells {', '.join(sorted(missing))} "
-            f"(deleted?). Copy your answers out, then `make reset STEP={step.number}` "
-            "(your file is kept in my-work/backups/)."
-        )
-    return nb, ""
+    if not missing:
+        return ""
+    return (
+        f"{relative(path)} is missing graded cells {', '.join(sorted(missing))} "
+        f"(deleted?). Copy your answers out, then `make reset STEP={step.number}` "
+        "(your file is kept in my-work/backups/)."
+    )
 
 
 def untouched(nb: NotebookNode, released: NotebookNode) -> bool:
@@ -201,9 +217,20 @@ def check_step(step: Step) -> Report:
     if nb is None:
         report.unusable = step.work_copy.exists()
         return report
+    run_questions(report, nb, released, step.work_copy.parent)
+    return report
+
+
+def run_questions(report: Report, nb: NotebookNode, released: NotebookNode, cwd: Path) -> None:
+    """Score ``nb`` (a copy of ``released``, changed in place) into ``report``'s questions.
+
+    An untouched copy is "not started" and is not run. Otherwise its test cells are put
+    back as released and it runs in a fresh kernel in ``cwd``. ``make check`` and the
+    Validate button (helpers/course/validate.py) both come here.
+    """
     if untouched(nb, released):
         report.not_started = True
-        return report
+        return
     originals = graded_cells(released)
     for grade_id, cell in graded_cells(nb).items():  # run the tests as released
         if grade_id in originals:
@@ -211,10 +238,9 @@ def check_step(step: Step) -> Report:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    if not execute(nb, step.work_copy.parent):
+    if not execute(nb, cwd):
         report.notes.append("the kernel died or hung; cells after that point did not run")
     score_questions(report.questions, nb, released)
-    return report
 
 
 def score_questions(questions: list[Question], nb: NotebookNode, released: NotebookNode) -> None:
@@ -235,10 +261,14 @@ def score_questions(questions: list[Question], nb: NotebookNode, released: Noteb
             if (score or 0.0) < points:
                 q.tests_failed.append(grade_id)
         raised = error_message(answer)
+        failures = [error_message(tests[grade_id]) or NOT_RUN for grade_id in q.tests_failed]
+        stub_only = all(m.startswith(STUB_ERROR) for m in [raised, *failures] if m)
+        if stub_only and (raised or failures) and q.earned == 0:
+            q.status = "not attempted"  # the stub's `raise NotImplementedError()` is still there
+            continue
         if raised:
             q.messages.append(f"your answer cell raised {raised}")
-        for grade_id in q.tests_failed:
-            q.messages.append(error_message(tests[grade_id]) or NOT_RUN)
+        q.messages += failures
         q.status = "failed" if q.tests_failed else "passed"
 
 
@@ -315,8 +345,28 @@ def format_table(reports: list[Report]) -> str:
         for note in r.notes:
             details.append(f"  ! {note}")
     lines += details
-    lines += ["", "Points count the visible tests only; hidden tests (edge cases) run when "
-              "your instructor grades."]
+    lines += ["", HIDDEN_NOTE]
+    return "\n".join(lines)
+
+
+def format_questions(r: Report) -> str:
+    """One step's result question by question, as the Validate button shows it."""
+    lines = [f"Step {r.step.number} — {r.step.title}",
+             f"Visible tests: {r.earned:g}/{r.available:g} points, "
+             f"{r.passing} of {r.exercises} questions passed"]
+    if r.problem:  # nothing ran, so there is no per-question result to show
+        return "\n".join([*lines, "", r.problem, "", VALIDATE_HIDDEN_NOTE])
+    if r.not_started:
+        lines += ["", "Not started yet: every answer is still the stub that raises "
+                  "NotImplementedError. Write an answer, run its cell and the test cell "
+                  "below it, then Validate again."]
+    lines.append("")
+    for q in r.questions:
+        lines.append(f"{MARKS[q.status]} {q.heading}: {WORDS[q.status]}")
+        for message in q.messages if q.status == "failed" else []:
+            lines += ["    " + line for line in message.splitlines()]
+    lines += [f"! {note}" for note in r.notes]
+    lines += ["", VALIDATE_HIDDEN_NOTE]
     return "\n".join(lines)
 
 

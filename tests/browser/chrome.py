@@ -81,7 +81,7 @@ class Browser:
 
 
 class Page:
-    """One tab: ``evaluate`` JavaScript, ``wait_for`` a JavaScript condition."""
+    """One tab: ``evaluate`` JavaScript, ``wait_for`` a JavaScript condition, ``click``."""
 
     def __init__(self, ws_url: str, target_id: str, browser: Browser) -> None:
         self.stack = contextlib.ExitStack()
@@ -117,6 +117,16 @@ class Page:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what or expression}")
             time.sleep(0.25)
+
+    def click(self, selector: str) -> None:
+        """A real left click (mouse down and up) in the middle of the first ``selector`` match."""
+        box = self.evaluate(
+            f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left",
+                      clickCount=1)
 
     def screenshot(self, path: Path) -> None:
         import base64

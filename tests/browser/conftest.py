@@ -43,6 +43,7 @@ def jupyter(course, tmp_path_factory):
     """A running JupyterLab on ``course``: (base URL, token)."""
     config = tmp_path_factory.mktemp("jupyter-config")
     lab.write_page_config(instructor=False, config_dir=config)
+    lab.write_server_config(config_dir=config)
     lab.write_settings_overrides()
     port, token = free_port(), secrets.token_hex(16)
     env = kernel_env() | {"JUPYTER_CONFIG_DIR": str(config)}
