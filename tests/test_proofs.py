@@ -64,6 +64,36 @@ def test_catalogue_with_unknown_keys_is_rejected(tmp_path, monkeypatch):
         proofs.load_mistakes("x")
 
 
+def test_catalogue_engines_are_checked_and_select_where_a_mistake_is_graded(tmp_path, monkeypatch):
+    monkeypatch.setattr(proofs, "MISTAKES", tmp_path)
+    (tmp_path / "x.yaml").write_text(
+        "- {id: everywhere, answer: a, fails: [t], source: pass}\n"
+        "- {id: servers, answer: a, fails: [t], source: pass, engines: [postgresql, mariadb]}\n"
+        "- {id: lite, answer: a, fails: [t], source: pass, engines: [sqlite]}\n"
+    )
+    graded = {engine: [m.id for m in proofs.graded_mistakes("x", engine)] for engine in proofs.ENGINES}
+    assert graded == {"sqlite": ["everywhere", "lite"], "postgresql": ["everywhere", "servers"],
+                      "mariadb": ["everywhere", "servers"]}
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert [m.id for m in proofs.graded_mistakes("x")] == ["everywhere", "lite"]
+    monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+    assert [m.id for m in proofs.graded_mistakes("x")] == ["everywhere", "servers"]
+    for bad in ("[]", "[oracle]"):
+        entry = f"- {{id: m, answer: a, fails: [t], source: pass, engines: {bad}}}\n"
+        (tmp_path / "x.yaml").write_text(entry)
+        with pytest.raises(ValueError, match="engines"):
+            proofs.load_mistakes("x")
+
+
+@pytest.mark.parametrize(("url", "engine"), [
+    ("", "sqlite"), ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "postgresql"),
+    ("postgresql://u@h/db", "postgresql"), ("mysql+pymysql://root@127.0.0.1:3306/test", "mariadb"),
+    ("mariadb://root@h/db", "mariadb"),
+])
+def test_database_engine_follows_database_url(url, engine):
+    assert proofs.database_engine({"DATABASE_URL": url}) == engine
+
+
 # Packing the catalogue: several mistakes per submission only where that proves the same.
 
 GROUPS = [("a1", ["a1-v", "a1-h"]), ("a2", ["a2-v", "a2-h"]), ("a3", ["a3-v"])]

@@ -173,7 +173,9 @@ def engine_batch(course, server_name):
     return [
         proofs.Expected("solution", solution, set(), "the instructor's solution"),
         proofs.Expected("untouched-release", released, set(graded_cells(solution)), "the release"),
-        *proofs.mistake_submissions(solution, STEP, keep=lambda m: (m.answer in REDIS_EXERCISES) == redis),
+        # A mistake wrong only on some engines (its `engines`) is graded only on those.
+        *proofs.mistake_submissions(solution, STEP, keep=lambda m: (m.answer in REDIS_EXERCISES) == redis,
+                                    engine=None if redis else server_name),
     ]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,10 @@ class Mistake:
     ``alone: true`` keeps the entry in a submission of its own (for an answer that
     loops or kills the kernel, which would cost the other answers packed with it
     their run).
+
+    ``engines`` lists the databases on which the answer is wrong, for one that is right
+    on some (``BEGIN IMMEDIATE`` without ``FOR UPDATE`` is safe on SQLite only): it is
+    graded only there. Without it, the answer is wrong, and graded, on every engine.
     """
 
     id: str
@@ -64,6 +68,24 @@ class Mistake:
     source: str
     why: str = ""
     alone: bool = False
+    engines: list[str] | None = None
+
+    def wrong_on(self, engine: str) -> bool:
+        """True if this answer is wrong (so graded) on ``engine`` (see :data:`ENGINES`)."""
+        return self.engines is None or engine in self.engines
+
+
+#: The databases a step-03 answer runs on: SQLite by default, the others with DATABASE_URL.
+ENGINES = ("sqlite", "postgresql", "mariadb")
+
+
+def database_engine(environ: Mapping[str, str] | None = None) -> str:
+    """The engine of :data:`ENGINES` that ``DATABASE_URL`` in ``environ`` (default:
+    ``os.environ``) selects; ``'sqlite'`` when it is unset."""
+    url = (os.environ if environ is None else environ).get("DATABASE_URL", "").strip()
+    if not url:
+        return "sqlite"
+    return "postgresql" if url.startswith("postgres") else "mariadb"
 
 
 #: Answers that end the kernel; such a mistake is graded alone.
@@ -119,11 +141,22 @@ def load_mistakes(assignment: str) -> list[Mistake]:
     entries = yaml.safe_load(path.read_text()) or []
     mistakes = []
     for entry in entries:
-        unknown = set(entry) - {"id", "answer", "fails", "source", "why", "alone"}
+        unknown = set(entry) - {"id", "answer", "fails", "source", "why", "alone", "engines"}
         if unknown:
             raise ValueError(f"{path}: entry {entry.get('id')!r} has unknown keys {sorted(unknown)}")
+        engines = entry.get("engines", ENGINES)
+        if not engines or not set(engines) <= set(ENGINES):
+            raise ValueError(f"{path}: entry {entry.get('id')!r} has engines {engines!r}; "
+                             f"expected a non-empty list of {list(ENGINES)}")
         mistakes.append(Mistake(**entry))
     return mistakes
+
+
+def graded_mistakes(assignment: str, engine: str | None = None) -> list[Mistake]:
+    """The catalogue entries of ``assignment`` that are wrong on ``engine`` (default: the
+    one :func:`database_engine` reads from the environment), so graded there."""
+    engine = database_engine() if engine is None else engine
+    return [m for m in load_mistakes(assignment) if m.wrong_on(engine)]
 
 
 def _is_test(cell: NotebookNode) -> bool:
@@ -149,12 +182,14 @@ def one_per_submission() -> bool:
 
 
 def mistake_submissions(solution: NotebookNode, assignment: str, one_each: bool | None = None,
-                        keep: Callable[[Mistake], bool] | None = None) -> list[Expected]:
-    """The catalogue of ``assignment`` (the mistakes ``keep`` accepts, if given) as
-    submissions, packed unless ``one_each``."""
+                        keep: Callable[[Mistake], bool] | None = None,
+                        engine: str | None = None) -> list[Expected]:
+    """The catalogue of ``assignment`` as submissions, packed unless ``one_each``: the
+    mistakes wrong on ``engine`` (default: the environment's, see :func:`graded_mistakes`)
+    that ``keep`` accepts, if given."""
     one_each = one_per_submission() if one_each is None else one_each
     groups = exercise_groups(solution)
-    mistakes = [m for m in load_mistakes(assignment) if keep is None or keep(m)]
+    mistakes = [m for m in graded_mistakes(assignment, engine) if keep is None or keep(m)]
     batch = []
     for pack in pack_mistakes(mistakes, groups, one_each):
         if len(pack) == 1:
