@@ -17,6 +17,7 @@ import pytest
 
 from helpers.course.cells import answer_cells, graded_cells, read
 from helpers.course.grading import ScratchCourse, run_nbgrader
+from helpers.course.steps import SOLUTIONS
 from helpers.grader import workflow
 from helpers.grader.collect import collect
 from helpers.grader.export import assigned, export
@@ -25,6 +26,15 @@ from helpers.grader.handback import handback
 pytestmark = pytest.mark.grading
 A = "01-fundamentals"
 DUE = datetime(2026, 11, 2, 23, 59)
+
+
+def points(grade_id: str | None = None) -> float:
+    """Points of one graded cell of the step's solution, or of all of them (full marks)."""
+    cells = graded_cells(read(SOLUTIONS / A / f"{A}.ipynb"))
+    return sum(float(c.metadata.nbgrader["points"]) for g, c in cells.items() if grade_id in (None, g))
+
+
+FULL = points()
 
 
 def answered(course: ScratchCourse) -> nbformat.NotebookNode:
@@ -90,10 +100,10 @@ def test_grading_reports_counts_and_tampering_without_noise(graded):
 
 def test_grades_are_right_and_the_late_penalty_applies(course, graded):
     scores = workflow.graded_students(A, course.root)
-    assert scores == {"1234": 20.0, "2345": 0.0, "3456": 20.0}, "20 = full marks; the late one scores zero"
+    assert scores == {"1234": FULL, "2345": 0.0, "3456": FULL}, "full marks; the late one scores zero"
     with workflow.gradebook(course.root) as gb:
         late = gb.find_submission(A, "2345")
-        assert late.total_seconds_late > 0 and late.late_submission_penalty == 20.0
+        assert late.total_seconds_late > 0 and late.late_submission_penalty == FULL
         assert gb.find_student("2345").last_name == "doejane"
 
 
@@ -123,16 +133,16 @@ def test_export_has_the_assignment_only_with_a_status_for_everyone(course, grade
     with open(report, newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert {s: (r["score"], r["status"]) for s, r in rows.items()} == {
-        "1234": ("20", "graded"),
-        "2345": ("0", "graded (late penalty 20)"),
-        "3456": ("20", "graded"),
+        "1234": (f"{FULL:g}", "graded"),
+        "2345": ("0", f"graded (late penalty {FULL:g})"),
+        "3456": (f"{FULL:g}", "graded"),
         "4567": ("", f"not gradable: 'answers.pdf' is not a notebook (.ipynb); expected {A}.ipynb"),
     }
     assert rows["2345"]["late"] == "late"
     with open(canvas, newline="") as f:
         lines = list(csv.reader(f))
     assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", A]
-    assert ["doejane", "1234", "", "", "", "20"] in lines
+    assert ["doejane", "1234", "", "", "", f"{FULL:g}"] in lines
 
 
 def test_update_brings_an_edit_of_the_solution_through_to_the_grades(course, graded):
@@ -143,13 +153,15 @@ def test_update_brings_an_edit_of_the_solution_through_to_the_grades(course, gra
         "### END HIDDEN TESTS", 'assert False, "a new hidden check"\n### END HIDDEN TESTS')
     nbformat.write(nb, course.source_notebook)
 
+    new_full = FULL - points("q1_1-visible") + 3
+    new = new_full - points("q1_2-hidden")  # 3 points for q1_1-visible, q1_2-hidden now fails
     said = workflow.update(A, course.root)
     assert "WARNING: 3 graded submissions are graded again; their grades may change." in said
-    assert "1234: 20 → 21" in said and "3456: 20 → 21" in said
+    assert f"1234: {FULL:g} → {new:g}" in said and f"3456: {FULL:g} → {new:g}" in said
     scores = workflow.graded_students(A, course.root)
-    assert scores["1234"] == scores["3456"] == 21.0, "3 points for q1_1-visible, q1_2-hidden now fails"
+    assert scores["1234"] == scores["3456"] == new
     with workflow.gradebook(course.root) as gb:
-        assert gb.find_assignment(A).max_score == 22.0
+        assert gb.find_assignment(A).max_score == new_full
     assert "a new hidden check" not in course.released_notebook.read_text()
 
 
