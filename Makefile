@@ -28,7 +28,7 @@ lab-instructor: $(STAMP)       ## JupyterLab with nbgrader's instructor panels
 	$(BIN)/python -m helpers.course lab --instructor
 
 test: $(STAMP)                 ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -n auto --dist loadscope
+	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder
 
 test-fast: $(STAMP)            ## everything but the grading proofs
 	$(BIN)/python -m pytest -m "not grading"
