@@ -64,6 +64,10 @@ class AsgiServer:
         self.app = app
         self.errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        # HTTP requests the app is still handling: Starlette sends its 500 response before the
+        # error reaches _wrapped, so check() waits for them instead of missing that error.
+        self._in_flight = 0
+        self._idle = threading.Condition(self._errors_lock)
         # Bind the socket here, so the port is known (and ours) before the thread starts.
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say TCP, and
         # without it every keep-alive response waits ~40 ms for a delayed ACK (Nagle).
@@ -135,9 +139,14 @@ class AsgiServer:
         """True while the server thread is serving."""
         return self._thread.is_alive() and not self._stopped
 
-    def check(self) -> None:
-        """Re-raise the first error the app or the server thread raised, if any (then clear it)."""
-        with self._errors_lock:
+    def check(self, timeout: float = 2.0) -> None:
+        """Re-raise the first error the app or the server thread raised, if any (then clear it).
+
+        Waits up to ``timeout`` seconds for HTTP requests still in the app, so the error of a
+        request whose 500 response has already arrived is never missed.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout)
             if not self.errors:
                 return
             error = self.errors.pop(0)
@@ -170,11 +179,20 @@ class AsgiServer:
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
+        http = scope["type"] == "http"  # a WebSocket may stay open: check() does not wait for it
+        if http:
+            with self._idle:
+                self._in_flight += 1
         try:
             await self.app(scope, receive, send)
         except Exception as exc:
             # Recorded for check(); not re-raised, or uvicorn would log it to stderr.
             self._record(exc)
+        finally:
+            if http:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
 
 
 def serve_asgi(app: Any, name: str | None = None, *, timeout: float = 5.0) -> AsgiServer:
