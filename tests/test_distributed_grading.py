@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from helpers.course import proofs
 from helpers.course.grading import COURSE_ID, Result, ScratchCourse, nbgrader_env
 from helpers.grader import command
+from helpers.grader.startup import nbgrader_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -176,7 +177,7 @@ def test_two_workers_one_killed_grade_every_submission_exactly_once(tmp_path, gr
         with open(remote.root / "nbgrader_config.py", "a") as config:
             config.write(f"\nc.CourseDirectory.db_url = {gradebook_url!r}\n")
         # Fill the PostgreSQL gradebook while the local reference run grades.
-        filling = subprocess.Popen([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT,
+        filling = subprocess.Popen([*nbgrader_command("generate_assignment"), ASSIGNMENT,
                                     "--force"], cwd=remote.root, env=nbgrader_env(),
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         began = time.monotonic()

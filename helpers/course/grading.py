@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from nbformat import NotebookNode
 
 from helpers.course.cells import answer_cells, graded_cells, kernel_env, read  # noqa: F401 (re-exported)
 from helpers.course.steps import REPO, SOLUTIONS
+from helpers.grader.startup import nbgrader_command
 
 COURSE_ID = "backend-roadmap-lab"
 
@@ -55,7 +55,7 @@ def nbgrader_env() -> dict[str, str]:
 def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader <args>`` in ``cwd``; raise with nbgrader's own output if it fails."""
     proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
+        nbgrader_command(*args),
         cwd=cwd,
         env=nbgrader_env(),
         capture_output=True,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from helpers.grader.progress import Progress
+from helpers.grader.startup import nbgrader_command
 from helpers.grader.workers import GradingError, Outcome, Pool
 
 
@@ -135,7 +136,7 @@ def _check_gradebook(coursedir, assignment: str) -> None:
 
 def export_grades(course_dir: Path) -> Path:
     """Write ``grades.csv`` with ``nbgrader export``, as an instructor would."""
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "export"], cwd=course_dir,
+    proc = subprocess.run(nbgrader_command("export"), cwd=course_dir,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise GradingError(f"nbgrader export failed:\n{proc.stdout}\n{proc.stderr}")

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from helpers.grader.startup import skip_iri_grammar
+
 #: How long one worker's gradebook connection waits for another's write (SQLite).
 SQLITE_BUSY_SECONDS = 60
 #: Attempts at one submission when grading fails for a reason that is not the submission's.
@@ -173,6 +175,7 @@ def _quiet() -> None:
 
 def serve(conn: Connection, course_dir: str, assignment: str, feedback: bool) -> None:
     """A worker's main loop: grade each student the parent sends, until it sends None."""
+    skip_iri_grammar()
     _quiet()
     try:
         grader = Grader(Path(course_dir), assignment, feedback)
