@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.course import proofs
-from helpers.course.grading import COURSE_ID, Result, ScratchCourse, nbgrader_env
+from helpers.course.grading import Result, ScratchCourse, gradebook_results, nbgrader_env
 from helpers.grader import command
 from helpers.grader.startup import nbgrader_command
 
@@ -134,21 +134,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 def results(db_url: str, students: list[str]) -> dict[str, Result]:
     """Per-cell scores from a gradebook at ``db_url``."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    found = {}
-    with Gradebook(db_url, COURSE_ID) as gb:
-        for student in students:
-            try:
-                nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
-            except MissingEntry:
-                continue
-            result = Result(student)
-            for grade in nb.grades:
-                result.scores[grade.name] = float(grade.score)
-                result.max_scores[grade.name] = float(grade.max_score)
-            found[student] = result
-    return found
+    return gradebook_results(db_url, ASSIGNMENT, students)
 
 
 def per_cell(found: dict[str, Result]) -> dict[str, tuple[dict, dict]]:

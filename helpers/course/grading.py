@@ -136,18 +136,24 @@ class ScratchCourse:
 
     def results(self) -> dict[str, Result]:
         """Each submitted student's per-cell scores, from the gradebook."""
-        from nbgrader.api import Gradebook, MissingEntry
+        return gradebook_results(self.db_url, self.assignment, self.students)
 
-        results: dict[str, Result] = {}
-        with Gradebook(self.db_url, COURSE_ID) as gb:
-            for student in self.students:
-                try:
-                    nb = gb.find_submission_notebook(self.assignment, self.assignment, student)
-                except MissingEntry:
-                    continue  # never graded: the caller decides what that means
-                result = Result(student)
-                for grade in nb.grades:
-                    result.scores[grade.name] = float(grade.score)
-                    result.max_scores[grade.name] = float(grade.max_score)
-                results[student] = result
-        return results
+
+def gradebook_results(db_url: str, assignment: str, students: list[str]) -> dict[str, Result]:
+    """Per-cell scores of ``students``' graded ``assignment`` (named as its notebook), from the
+    gradebook at ``db_url``; a student never graded is left out: the caller decides what that means."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    results: dict[str, Result] = {}
+    with Gradebook(db_url, COURSE_ID) as gb:
+        for student in students:
+            try:
+                nb = gb.find_submission_notebook(assignment, assignment, student)
+            except MissingEntry:
+                continue
+            result = Result(student)
+            for grade in nb.grades:
+                result.scores[grade.name] = float(grade.score)
+                result.max_scores[grade.name] = float(grade.max_score)
+            results[student] = result
+    return results
