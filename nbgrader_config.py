@@ -32,7 +32,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
 
-# Two fixes so that one odd submission never goes ungraded (see helpers/course/nbgrader_plugins.py):
+# Two fixes so that one odd submission never goes ungraded (see helpers/grader/nbgrader_plugins.py):
 # a copied graded cell, and a cell that kills the kernel. Otherwise nbgrader 0.9.6's own lists.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
@@ -47,8 +47,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from helpers.course.nbgrader_plugins import DeduplicateIds  # noqa: E402
 from helpers.grader.feedback import TEMPLATES, FeedbackHideHiddenTests, NameTestCells  # noqa: E402
+from helpers.grader.nbgrader_plugins import DeduplicateIds  # noqa: E402
 from helpers.grader.scrub import ScrubHiddenTestText  # noqa: E402
 from helpers.grader.tamper import GuardedExecute  # noqa: E402
 
@@ -90,7 +90,7 @@ c.Exchange.root = _exchange
 c.FormgradeExtension.debug = False
 
 # Test cells that say "✓" when their visible tests pass and print nothing when all their
-# tests are hidden, hints that name the learner's copies (helpers/course/release_plugins.py).
+# tests are hidden, hints that name the learner's copies (helpers/grader/release_plugins.py).
 # nbgrader 0.9.6's list, with LearnerFeedback before the gradebook records the cells.
 from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests,
@@ -103,7 +103,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveCells,
 )
 
-from helpers.course.release_plugins import LearnerFeedback  # noqa: E402
+from helpers.grader.release_plugins import LearnerFeedback  # noqa: E402
 
 c.GenerateAssignment.preprocessors = [
     IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
@@ -112,4 +112,4 @@ c.GenerateAssignment.preprocessors = [
 ]
 
 # `nbgrader zip_collect` reads the file names an LMS (Canvas) gives submissions.
-c.ZipCollectApp.collector_plugin = "helpers.course.nbgrader_plugins.LmsFileNameCollector"
+c.ZipCollectApp.collector_plugin = "helpers.grader.nbgrader_plugins.LmsFileNameCollector"

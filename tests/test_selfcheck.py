@@ -173,10 +173,10 @@ def test_a_copy_that_crashes_its_kernel_is_still_reported(step):
     assert report.problem == "" and report.earned == 0 and report.available > 0
 
 
-# Release-time test cells (helpers/course/release_plugins.py, run by `make release`).
+# Release-time test cells (helpers/grader/release_plugins.py, run by `make release`).
 
 def test_visible_tests_end_with_a_check_mark_line():
-    from helpers.course.release_plugins import learner_test_source
+    from helpers.grader.release_plugins import learner_test_source
 
     source = (
         '"""f: the example."""\nassert f(1) == 2\n'
@@ -189,7 +189,7 @@ def test_visible_tests_end_with_a_check_mark_line():
 
 
 def test_hidden_only_test_cells_show_no_output_and_say_when_they_run():
-    from helpers.course.release_plugins import HIDDEN, learner_test_source
+    from helpers.grader.release_plugins import HIDDEN, learner_test_source
 
     source = '"""f: edge cases."""\n### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n'
     released = learner_test_source(source)
@@ -210,7 +210,7 @@ def test_released_test_cells_are_learner_friendly(step):
 
 
 def test_locked_test_cells_say_so_on_their_second_line():
-    from helpers.course.release_plugins import LOCK_NOTE, learner_test_source
+    from helpers.grader.release_plugins import LOCK_NOTE, learner_test_source
 
     for source in ('"""f: the example."""\nassert f(1) == 2\n',
                    '"""f: edge cases."""\n### BEGIN HIDDEN TESTS\nassert f(0) == 0\n### END HIDDEN TESTS\n'):
@@ -220,7 +220,7 @@ def test_locked_test_cells_say_so_on_their_second_line():
 
 @pytest.mark.parametrize("step", BUILT, ids=lambda s: s.slug)
 def test_released_locked_cells_carry_the_lock_notice(step):
-    from helpers.course.release_plugins import LOCK_NOTE
+    from helpers.grader.release_plugins import LOCK_NOTE
 
     for grade_id, cell in graded_cells(read(step.exercise)).items():
         assert cell.metadata.nbgrader["locked"] and cell.metadata.get("deletable") is False, grade_id

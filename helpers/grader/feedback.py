@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from traitlets import List
 
-from helpers.course.nbgrader_plugins import HideHiddenTests
+from helpers.grader.nbgrader_plugins import HideHiddenTests
 
 #: The folder holding the ``feedback_named`` nbconvert template.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,7 +40,7 @@ def _display_data_priority() -> List:
 
 
 class FeedbackHideHiddenTests(HideHiddenTests):
-    """:class:`helpers.course.nbgrader_plugins.HideHiddenTests`, without the config warning."""
+    """:class:`helpers.grader.nbgrader_plugins.HideHiddenTests`, without the config warning."""
 
     display_data_priority = _display_data_priority()
 

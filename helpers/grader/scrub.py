@@ -3,7 +3,7 @@
 Student code runs in the same kernel as the hidden tests, so it can print them:
 ``print(chr(10).join(In))`` in the last answer, or ``raise ValueError(In[-1])`` from
 a function the next hidden test calls. :class:`ScrubHiddenTestText` runs in
-``nbgrader generate_feedback`` before :class:`~helpers.course.nbgrader_plugins.HideHiddenTests`
+``nbgrader generate_feedback`` before :class:`~helpers.grader.nbgrader_plugins.HideHiddenTests`
 (which removes the hidden tests' code itself): it replaces every output line of every
 cell that contains a line of a hidden test with :data:`MARKER`.
 

@@ -45,7 +45,7 @@ from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from traitlets import Bool
 
-from helpers.course.nbgrader_plugins import Execute
+from helpers.grader.nbgrader_plugins import Execute
 
 GUARD = "__grader_guard__"
 
