@@ -14,14 +14,15 @@ filtering (``?tag=``), offset and cursor pagination, and idempotency keys on
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from http import HTTPStatus
 
-from flask import Flask, jsonify, request, url_for
+from flask import Flask, Response, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-__all__ = ["OPENAPI", "create_app"]
+__all__ = ["CONTRACT_BREAKS", "OPENAPI", "create_app", "create_broken_app"]
 
 TAGS = ("work", "home", "ideas")
 
@@ -163,6 +164,67 @@ def create_app(seed: int = 0) -> Flask:
         return "", 204
 
     return app
+
+
+#: Ways a release can break what clients rely on, each the kind of change a refactor makes
+#: by accident (a collection of requests with assertions catches every one of them).
+CONTRACT_BREAKS = {
+    "create-200": "POST /v1/notes answers 200 instead of 201",
+    "no-location": "POST /v1/notes answers without a Location header",
+    "title-renamed": "notes carry `name` instead of `title` (a renamed field)",
+    "validation-400": "an invalid note is answered 400 instead of 422",
+    "errors-as-html": "errors come as an HTML page instead of application/problem+json",
+    "delete-200": "DELETE answers 200 with a body instead of 204",
+    "delete-keeps": "DELETE answers 204 but the note is still there",
+}
+
+
+def create_broken_app(defect: str, seed: int = 0) -> Flask:
+    """The notes API with one contract break from :data:`CONTRACT_BREAKS` (for testing tests).
+
+    Everything else behaves as :func:`create_app`; each break is a small hook around it.
+    """
+    if defect not in CONTRACT_BREAKS:
+        raise ValueError(f"unknown defect {defect!r}; choose from {sorted(CONTRACT_BREAKS)}")
+    app = create_app(seed)
+
+    @app.before_request
+    def keep_deleted_notes() -> tuple[str, int] | None:
+        if defect == "delete-keeps" and request.method == "DELETE":
+            return "", 204  # answers as if deleted, deletes nothing
+        return None
+
+    @app.after_request
+    def break_contract(response: Response) -> Response:
+        created = request.method == "POST" and response.status_code == 201
+        if defect == "create-200" and created:
+            response.status_code = 200
+        elif defect == "no-location" and created:
+            del response.headers["Location"]
+        elif defect == "title-renamed" and response.mimetype == "application/json":
+            response.set_data(json.dumps(_rename(response.get_json(), "title", "name")))
+        elif defect == "validation-400" and response.status_code == 422:
+            response.status_code = 400
+            response.set_data(json.dumps({**response.get_json(), "status": 400}))
+        elif defect == "errors-as-html" and response.status_code >= 400:
+            response.set_data(f"<h1>Error {response.status_code}</h1>")
+            response.mimetype = "text/html"
+        elif defect == "delete-200" and request.method == "DELETE" and response.status_code == 204:
+            response.status_code = 200
+            response.set_data(json.dumps({"deleted": True}))
+            response.mimetype = "application/json"
+        return response
+
+    return app
+
+
+def _rename(data: object, old: str, new: str) -> object:
+    """data with every dict key ``old`` renamed ``new``, at any depth."""
+    if isinstance(data, dict):
+        return {new if k == old else k: _rename(v, old, new) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_rename(item, old, new) for item in data]
+    return data
 
 
 MAX_ID = 2**63 - 1

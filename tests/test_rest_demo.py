@@ -85,3 +85,30 @@ def test_openapi_input_has_no_id_and_offset_is_documented():
     assert "id" not in note_input.get("required", []) and "id" not in note_input["properties"]
     params = {p["name"] for p in OPENAPI["paths"]["/notes"]["get"]["parameters"]}
     assert {"offset", "limit", "cursor", "tag"} <= params
+
+
+def test_each_contract_break_changes_only_what_it_names():
+    from helpers.rest_demo import CONTRACT_BREAKS, create_broken_app
+
+    def flow(app):
+        """(create status, Location?, created keys, invalid status+type, delete status, gone status)."""
+        api = serve(app, name="notes-broken")
+        url = api.url + "/v1/notes"
+        created = requests.post(url, json={"title": "t", "tag": "home"}, timeout=5)
+        invalid = requests.post(url, json={"title": ""}, timeout=5)
+        deleted = requests.delete(f"{url}/{created.json()['id']}", timeout=5)
+        gone = requests.get(f"{url}/{created.json()['id']}", timeout=5)
+        api.stop()
+        return (created.status_code, "Location" in created.headers, sorted(created.json()),
+                invalid.status_code, invalid.headers["Content-Type"], deleted.status_code,
+                deleted.content, gone.status_code, gone.headers["Content-Type"])
+
+    good = flow(create_app(seed=2))
+    assert good == (201, True, ["id", "tag", "title"], 422, "application/problem+json", 204, b"",
+                    404, "application/problem+json")
+    changed = {}
+    for defect in CONTRACT_BREAKS:
+        broken = flow(create_broken_app(defect, seed=2))
+        changed[defect] = {i for i, (a, b) in enumerate(zip(good, broken, strict=True)) if a != b}
+    assert changed == {"create-200": {0}, "no-location": {1}, "title-renamed": {2}, "validation-400": {3},
+                       "errors-as-html": {4, 8}, "delete-200": {5, 6}, "delete-keeps": {7, 8}}
