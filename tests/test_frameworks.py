@@ -164,3 +164,15 @@ def test_printed_tables(servers, capsys):
     assert "invalid: POST /books" in out and "[4 errors, below]" in out
     assert "colour | unknown field" in out
     assert out.splitlines()[-1].split() == ["missing", "404", "404", "404"]
+
+
+def test_best_rates_takes_turns(monkeypatch):
+    calls = []
+
+    def fake(url, duration):
+        calls.append(url)
+        return {"a": 10.0, "b": 20.0}[url] * len(calls)
+
+    monkeypatch.setattr(frameworks, "requests_per_second", fake)
+    assert frameworks.best_rates({"A": "a", "B": "b"}, rounds=2) == {"A": 30.0, "B": 80.0}
+    assert calls == ["a", "b", "a", "b"]
