@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -38,8 +39,8 @@ class Book(BookIn):
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
-    # RFC 9110's name for 422; Python < 3.13 still calls it "Unprocessable Entity".
-    title = "Unprocessable Content" if status == 422 else HTTPStatus(status).phrase
+    # RFC 9110's names; Python < 3.13 still says "Request Entity Too Large", "Unprocessable Entity".
+    title = {413: "Content Too Large", 422: "Unprocessable Content"}.get(status) or HTTPStatus(status).phrase
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
@@ -47,6 +48,8 @@ def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
 def create_fastapi_app() -> FastAPI:
     """A fresh app with an empty, in-memory store of books."""
     app = FastAPI(title="Books (FastAPI)", version="1.0.0")
+    # Starlette reads a body of any size unless told otherwise: over 64 KiB is a 413.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=64 * 1024)
     books: dict[int, Book] = {}
 
     @app.exception_handler(RequestValidationError)
