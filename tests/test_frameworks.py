@@ -6,6 +6,8 @@ import types
 
 import pytest
 import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
 from pydantic import ValidationError
 
 from helpers import frameworks
@@ -123,6 +125,25 @@ def test_fastapi_documents_the_endpoint(servers):
     assert "404" in spec["paths"]["/books/{book_id}"]["get"]["responses"]
     for name in ("Flask", "Django"):
         assert requests.get(servers[name].url + "/openapi.json", timeout=5).status_code == 404
+
+
+fastapi_schema = schemathesis.openapi.from_asgi("/openapi.json", fastapi_app.create_fastapi_app())
+
+
+@fastapi_schema.parametrize()
+@settings(max_examples=25, deadline=None, database=None, derandomize=True,
+          suppress_health_check=list(HealthCheck), print_blob=False)
+def test_fastapi_app_conforms_to_its_openapi(case):
+    """schemathesis, as tests/test_schemathesis.py does for the mini API: no 5xx, documented
+    statuses and media types (the problem details included), bodies that match their schemas."""
+    case.call_and_validate()
+
+
+def test_methods_not_allowed_keep_allow(servers):
+    for name, server in servers.items():
+        response = requests.put(server.url + "/books/1", timeout=5)
+        allowed = sorted(response.headers.get("Allow", "").replace(",", " ").split())
+        assert response.status_code == 405 and "GET" in allowed, (name, response.headers)
 
 
 def test_fastapi_model_alone():

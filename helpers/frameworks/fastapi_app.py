@@ -38,11 +38,26 @@ class Book(BookIn):
     id: int
 
 
-def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+class Problem(BaseModel):
+    """An error body (RFC 9457 problem details), declared so that the OpenAPI document shows it."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+def documented_problem(description: str) -> dict[str, Any]:
+    """An entry of ``responses=``: this status answers with a problem-details body."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     # RFC 9110's names; Python < 3.13 still says "Request Entity Too Large", "Unprocessable Entity".
     title = {413: "Content Too Large", 422: "Unprocessable Content"}.get(status) or HTTPStatus(status).phrase
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def create_fastapi_app() -> FastAPI:
@@ -60,16 +75,19 @@ def create_fastapi_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail))
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)  # keeps Allow on a 405
 
-    @app.post("/books", status_code=201, response_model=Book)
+    # Declaring the error responses replaces FastAPI's default 422 entry ({"detail": [...]}).
+    @app.post("/books", status_code=201, response_model=Book, responses={
+        413: {"description": "Body over 64 KiB"}, 422: documented_problem("Validation failed")})
     async def create_book(book: BookIn, response: Response) -> Book:
         created = Book(id=len(books) + 1, **book.model_dump())
         books[created.id] = created
         response.headers["Location"] = f"/books/{created.id}"
         return created
 
-    @app.get("/books/{book_id}", response_model=Book, responses={404: {"description": "No such book"}})
+    @app.get("/books/{book_id}", response_model=Book, responses={
+        404: documented_problem("No such book"), 422: documented_problem("The id is not an integer")})
     async def read_book(book_id: int) -> Book:
         if book_id not in books:
             raise HTTPException(404, f"no book with id {book_id}")

@@ -47,7 +47,11 @@ def create_flask_app() -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_problem(error: HTTPException) -> Response:
-        return problem(error.code or 500, error.name, error.description or "")
+        response = problem(error.code or 500, error.name, error.description or "")
+        for name, value in error.get_headers():  # keeps Allow on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.post("/books")
     def create_book() -> Response | tuple[dict[str, Any], int, dict[str, str]]:
