@@ -55,6 +55,7 @@ def test_fresh_database_per_app(tmp_path):
     ("kwargs", "status"),
     [
         ({"data": "{not json", "content_type": "application/json"}, 400),
+        ({"data": "[" * 20_000 + "]" * 20_000, "content_type": "application/json"}, 400),  # RecursionError
         ({"json": [1, 2]}, 400),
         ({"data": "title=Dune", "content_type": "application/x-www-form-urlencoded"}, 415),
         ({"json": {"title": 1, "author": "A"}}, 422),
