@@ -69,6 +69,13 @@ class _Desc:
         return hash(self.value)
 
 
+def _descending(value: Any) -> Any:
+    """A sort key that puts bigger values first: a negated number, else a :class:`_Desc`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return -value  # fast: compared in C
+    return _Desc(value)
+
+
 @dataclass
 class Read:
     """What one :meth:`WideTable.select` returned and what it cost.
@@ -157,7 +164,7 @@ class WideTable:
         return int.from_bytes(digest, "big") % self.nodes
 
     def _sort_key(self, row: Mapping[str, Any]) -> tuple:
-        return tuple(_Desc(row[c]) if o == "desc" else row[c]
+        return tuple(_descending(row[c]) if o == "desc" else row[c]
                      for c, o in zip(self.clustering, self.clustering_order, strict=True))
 
     # -- writes --------------------------------------------------------------------
@@ -176,9 +183,21 @@ class WideTable:
             partition.rows.insert(at, dict(row))
 
     def insert_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """:meth:`insert` each row."""
+        """:meth:`insert` each row (in one sort per partition: same result, faster for many rows)."""
+        batches: dict[tuple, dict[tuple, dict[str, Any]]] = {}
         for row in rows:
-            self.insert(row)
+            missing = [c for c in self.primary_key if row.get(c) is None]
+            if missing:
+                raise InvalidQuery(f"{self.name}: every primary-key column needs a value; missing {missing}")
+            key = tuple(row[c] for c in self.partition_key)
+            batches.setdefault(key, {})[tuple(row[c] for c in self.clustering)] = dict(row)  # last one wins
+        for key, batch in batches.items():
+            partition = self._partitions.setdefault(key, _Partition())
+            merged = {tuple(r[c] for c in self.clustering): r for r in partition.rows}
+            merged.update(batch)
+            ordered = sorted(((self._sort_key(r), r) for r in merged.values()), key=operator.itemgetter(0))
+            partition.keys = [k for k, _ in ordered]
+            partition.rows = [r for _, r in ordered]
 
     # -- sizes ---------------------------------------------------------------------
     def partition_count(self) -> int:
@@ -262,7 +281,7 @@ class WideTable:
                 break
             op, value = conditions[column]
             depth = len(prefix) + 1
-            wrapped = _Desc(value) if order == "desc" else value
+            wrapped = _descending(value) if order == "desc" else value
 
             target = (*prefix, wrapped)
             left = bisect.bisect_left(partition.keys, target, lo, hi, key=lambda k, d=depth: k[:d])

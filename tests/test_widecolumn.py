@@ -104,3 +104,17 @@ def test_partitions_spread_over_nodes_stably(readings):
     nodes = {readings.node_of(key) for key in readings.partition_sizes()}
     assert nodes == {0, 1, 2}
     assert readings.node_of((1, "d1")) == WideTable("x", ["a"], nodes=3).node_of((1, "d1"))
+
+
+def test_descending_text_and_insert_many_agree_with_insert():
+    one, many = (WideTable("t", ["k"], [("day", "desc"), "n"]) for _ in range(2))
+    rows = [{"k": 1, "day": day, "n": n, "v": f"{day}/{n}"} for day in ("b", "a", "c") for n in (2, 1)]
+    rows.append({"k": 1, "day": "a", "n": 1, "v": "replaced"})
+    for row in rows:
+        one.insert(row)
+    many.insert_many(rows)
+    expected = [("c", 1), ("c", 2), ("b", 1), ("b", 2), ("a", 1), ("a", 2)]
+    for table in (one, many):
+        assert [(r["day"], r["n"]) for r in table.select({"k": 1}).rows] == expected
+        assert table.select({"k": 1, "day": "a", "n": 1}).rows[0]["v"] == "replaced"
+        assert [r["day"] for r in table.select({"k": 1, "day": (">", "a")}).rows] == ["c", "c", "b", "b"]
