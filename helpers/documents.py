@@ -65,10 +65,7 @@ def mongo(name: str = "shop"):
 
 def describe_mongo() -> str:
     """One line saying what :func:`mongo` is, so the output never pretends."""
-    import mongomock
-
-    return (f"mongomock {mongomock.__version__} (MongoDB's Python API in memory, not a MongoDB server; "
-            "the same code runs on pymongo)")
+    return "mongomock (MongoDB's Python API in memory, not a MongoDB server; the same code runs on pymongo)"
 
 
 def _identifier(name: str, what: str) -> str:

@@ -93,7 +93,7 @@ class Read:
 
     def __repr__(self) -> str:
         def n(count: int, noun: str) -> str:
-            return f"{count} {noun}{'' if count == 1 else 's'}"
+            return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
         return (f"Read({n(len(self.rows), 'row')}; read {n(self.rows_read, 'row')} in "
                 f"{n(self.partitions_read, 'partition')} on {n(self.nodes_contacted, 'node')}"

@@ -30,7 +30,7 @@ SERVERS = {
 
 def test_mongo_is_mongomock_and_says_so():
     shop = mongo()
-    assert describe_mongo().startswith("mongomock ") and "not a MongoDB server" in describe_mongo()
+    assert describe_mongo().startswith("mongomock (") and "not a MongoDB server" in describe_mongo()
     shop.products.insert_many([dict(d) for d in DOCS])
     red = shop.products.find({"specs.color": "red", "price": {"$lt": 2000}}, {"_id": 0, "name": 1})
     assert list(red) == [{"name": "Mug"}]
