@@ -51,7 +51,7 @@ STEPS = [
     Step("01-fundamentals", "Fundamentals: Python for backend work"),
     Step("02-web", "How the web works: HTTP, REST, authentication"),
     Step("03-databases", "Databases: SQL, transactions, ORMs, NoSQL"),
-    Step("04-frameworks", "Backend frameworks: a mini Flask API"),
+    Step("04-frameworks", "Backend frameworks: Flask, FastAPI and Django"),
     Step("05-git", "Version control with git"),
     Step("06-deployment", "Servers and deployment"),
     Step("07-security", "Security: TLS, passwords, injection, XSS, CSRF"),
