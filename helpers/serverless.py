@@ -191,4 +191,5 @@ def cold_start(
     if done.returncode != 0:
         raise RuntimeError(f"the function failed in its execution environment:\n{done.stderr}")
     result = json.loads(done.stdout)
-    return ColdStart(result["import"], result["create"], [Invocation(s, status) for s, status in result["calls"]])
+    calls = [Invocation(seconds, status) for seconds, status in result["calls"]]
+    return ColdStart(result["import"], result["create"], calls)
