@@ -13,7 +13,8 @@ By step:
 - 03: :mod:`helpers.databases` (engines from DATABASE_URL), :mod:`helpers.dataset`,
   :mod:`helpers.keyvalue` (Redis or fakeredis), :mod:`helpers.migrations` (Alembic).
 - 04, 06: :mod:`helpers.mini_api` (the books API), :mod:`helpers.wsgi_process`
-  (gunicorn/waitress subprocesses), :mod:`helpers.deploy_rules`.
+  (gunicorn/waitress subprocesses), :mod:`helpers.deploy_rules`, :mod:`helpers.serverless`
+  (Lambda events and cold starts, for ``helpers.mini_api.aws_lambda``).
 - 07: :mod:`helpers.tls` (a local CA), :mod:`helpers.vulnerable_apps` (attack, then fix).
 - 08: :mod:`helpers.observability` (JSON logs, request IDs, metrics).
 

@@ -21,6 +21,7 @@ which is the code to learn from.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -109,6 +110,18 @@ class LoginThrottle:
             self._failures.pop(key, None)
 
 
+@functools.cache
+def _demo_hashes(rounds: int) -> tuple[dict[str, bytes], bytes]:
+    """bcrypt hashes of DEMO_USERS at cost ``rounds``, and a dummy hash of a random secret.
+
+    The dummy is checked when the username is unknown, so that case costs one bcrypt
+    hash too. Computed once per process and cost: the demo apps a notebook builds share
+    them instead of paying for the same hashes again (each is salted all the same).
+    """
+    hashes = {name: bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds)) for name, pw in DEMO_USERS.items()}
+    return hashes, bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds))
+
+
 def create_login_app(
     vulnerable: bool, throttle: LoginThrottle | None = None, bcrypt_rounds: int = 10
 ) -> Flask:
@@ -136,13 +149,12 @@ def create_login_app(
         for name, password in DEMO_USERS.items():
             digest = hashlib.sha256(password.encode()).hexdigest()  # DEMO ONLY: fast, unsalted
             db.execute("INSERT INTO users VALUES (?, ?)", (name, digest))
+        dummy_hash = b""  # never checked: this variant does not use bcrypt
     else:
         db.execute("CREATE TABLE users (username TEXT PRIMARY KEY, password_hash BLOB)")
-        for name, password in DEMO_USERS.items():
-            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(bcrypt_rounds))
+        hashes, dummy_hash = _demo_hashes(bcrypt_rounds)
+        for name, hashed in hashes.items():
             db.execute("INSERT INTO users VALUES (?, ?)", (name, hashed))
-    # Checked when the username is unknown, so that case costs one bcrypt hash too.
-    dummy_hash = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(bcrypt_rounds))
 
     def run(sql: str, params: tuple = ()) -> list[tuple]:
         app.config["SQL_LOG"].append(sql)

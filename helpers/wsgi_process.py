@@ -139,14 +139,21 @@ class WSGIProcess:
         self.stop()
         raise WSGIProcessError(f"{self.server} did not answer {path} within {timeout} s:\n{self.log_text}")
 
-    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
-        """Return once the server's log contains ``text``; raise WSGIProcessError otherwise.
+    def wait_for_log(self, text: str, timeout: float = 10.0, since: int = 0) -> str:
+        """Wait until a line of the server's log contains ``text``, and return that line.
 
         Lets a demo act on an event inside the server (a request has arrived)
-        instead of guessing with a sleep.
+        instead of guessing with a sleep. ``since`` skips what was logged before
+        (pass ``len(proc.log_text)`` taken earlier), so a server used twice does not
+        match the first time's line. Raises WSGIProcessError on timeout or exit.
         """
         deadline = time.monotonic() + timeout
-        while text not in self.log_text:
+        while True:
+            log = self.log_text[since:]
+            found = log.find(text)
+            if found >= 0 and log.find("\n", found) >= 0:  # a whole line, not half a write
+                start = log.rfind("\n", 0, found) + 1
+                return log[start:log.index("\n", found)]
             if not self.running or time.monotonic() > deadline:
                 raise WSGIProcessError(f"{text!r} did not appear in the {self.server} log:\n{self.log_text}")
             time.sleep(0.02)

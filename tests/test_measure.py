@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from helpers.measure import fmt_duration, log_limits
+from helpers.measure import best_time, fmt_duration, log_limits
 
 
 def test_durations_read_with_a_unit():
@@ -33,3 +35,18 @@ def test_a_target_line_stays_inside_the_log_axis(seconds):
 def test_log_limits_refuse_what_a_log_axis_cannot_show():
     with pytest.raises(ValueError, match="positive"):
         log_limits(0.0, 1.0)
+
+
+def test_cpu_time_ignores_waiting():
+    """best_time(cpu=True) counts the thread's CPU time: a sleep costs (almost) nothing."""
+    wall = best_time(lambda: time.sleep(0.02), repeat=2)
+    cpu = best_time(lambda: time.sleep(0.02), repeat=2, cpu=True)
+    assert wall >= 0.02, wall
+    if time.get_clock_info("thread_time").resolution <= 1e-6:
+        assert cpu < 0.005, cpu
+
+
+def test_cpu_time_counts_work():
+    """CPU-bound work shows up in the CPU time, within the wall time it took."""
+    cpu = best_time(lambda: sum(i * i for i in range(20_000)), repeat=3, cpu=True)
+    assert 0 < cpu < 1, cpu

@@ -83,3 +83,20 @@ def test_stop_all_and_double_stop():
     stop_all()
     assert not proc.running
     assert proc.stop() == proc.process.returncode
+
+
+@pytest.mark.skipif("gunicorn" not in SERVERS, reason="gunicorn needs POSIX")
+def test_wait_for_log_names_the_worker_and_skips_old_lines():
+    """The /slow route logs the pid serving it; ``since`` ignores what an earlier request logged."""
+    proc = start_wsgi(APP, workers=1, server="gunicorn", env={"DEMO_ROUTES": "1"})
+    try:
+        assert requests.get(proc.url + "/slow?seconds=0", timeout=5).status_code == 200
+        first = proc.wait_for_log("slow request started", timeout=5)
+        assert first == f"slow request started in process {proc.worker_pids()[0]}"
+        mark = len(proc.log_text)
+        with pytest.raises(WSGIProcessError, match="did not appear"):
+            proc.wait_for_log("slow request started", timeout=0.2, since=mark)
+        requests.get(proc.url + "/slow?seconds=0", timeout=5)
+        assert proc.wait_for_log("slow request started", timeout=5, since=mark) == first
+    finally:
+        proc.stop()

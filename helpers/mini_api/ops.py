@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -50,8 +51,9 @@ def slow() -> dict:
         raise BadRequest("seconds must be a number") from None
     if not 0 <= seconds <= 5:
         raise BadRequest("seconds must be between 0 and 5")
-    # Announce it in the server's log, so a demo can wait until the request is in flight.
-    print(SLOW_STARTED, flush=True)
+    # Announce it in the server's log, so a demo can wait until the request is in flight
+    # and tell which process serves it (one of gunicorn's workers).
+    print(f"{SLOW_STARTED} in process {os.getpid()}", flush=True)
     time.sleep(seconds)
     return {"slept": seconds}
 
