@@ -33,7 +33,9 @@ def test_a_step_is_found_by_number_or_name(name):
 
 
 def test_ten_is_step_ten_not_step_one():
-    assert steps.find_step("10").slug == "10-projects"
+    assert steps.find_step("10").slug == "10a-blog"
+    assert steps.find_step("10b").slug == "10b-shop"
+    assert steps.find_step("blog").slug == "10a-blog"
     assert steps.find_step("7").slug == "07-security"
 
 
