@@ -38,8 +38,8 @@ import requests
 
 from helpers.servers import BackgroundServer, serve
 
-__all__ = ["CHEAP_ARGON2", "BlogClient", "BlogServer", "FakeClock", "html_elements", "import_blog", "spy",
-           "start_blog"]
+__all__ = ["CHEAP_ARGON2", "OPENAPI", "BlogClient", "BlogServer", "FakeClock", "html_elements", "import_blog",
+           "spy", "start_blog"]
 
 #: argon2id parameters that hash in about a millisecond: for tests only. A test that
 #: logs in forty times would otherwise spend seconds hashing.
@@ -236,3 +236,95 @@ def html_elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
     parser.feed(html)
     parser.close()
     return parser.found
+
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, **_json(schema)}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    error = _ok("error", _object(["error"], error={"type": "string"}))
+    return {str(code): error for code in codes}
+
+
+def _form_errors(*codes: int) -> dict[str, Any]:
+    """Errors of a route that also serves an HTML form: JSON for a JSON request, else the page."""
+    errors = _errors(*codes)
+    for response in errors.values():
+        response["content"] = {**response["content"], "text/html": {"schema": {"type": "string"}}}
+    return errors
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, **_json(schema)}
+
+
+_INT, _STR = {"type": "integer"}, {"type": "string"}
+_HTML = {"content": {"text/html": {"schema": _STR}}}
+_POST = _object(["id", "title", "body", "html", "author", "created"], id=_INT, title=_STR, body=_STR,
+                html=_STR, created=_STR, author=_object(["id", "username"], id=_INT, username=_STR))
+_PAGE = _object(["posts", "page", "per_page", "total"], posts={"type": "array", "items": _POST},
+                page={"type": "integer", "minimum": 1}, per_page=_INT,
+                total={"type": "integer", "minimum": 0})
+_PAGE_PARAM = {"name": "page", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 1, "maximum": 10_000}}
+_POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_TITLE = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 20_000, "pattern": r"\S"}
+_COMMENT = {"type": "string", "minLength": 1, "maxLength": 2_000, "pattern": r"\S"}
+_USER = _object(["id", "username", "role"], id=_INT, username=_STR, role={"enum": ["author", "admin"]})
+_CREDENTIALS = _object(["username", "password"],
+                       username={"type": "string", "pattern": "^[A-Za-z0-9_]{3,30}$"},
+                       password={"type": "string", "minLength": 12, "maxLength": 128})
+# Other fields (an author_id, say) are ignored, never applied; at least one of these is needed.
+_PATCH = {"type": "object", "properties": {"title": _TITLE, "body": _TEXT},
+          "anyOf": [{"required": ["title"]}, {"required": ["body"]}]}
+
+#: The blog's JSON API (the capstone's table of routes) as an OpenAPI 3.0 document: what
+#: tests/test_blog_app.py points schemathesis at. Unsafe methods need a logged-in session's
+#: cookie and its X-CSRF-Token (403 without).
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Blog API (step 10a)", "version": "1.0"},
+    "paths": {
+        "/csrf": {"get": {"responses": {
+            "200": _ok("the session's token", _object(["csrf_token"], csrf_token=_STR))}}},
+        "/register": {"get": {"responses": {"200": {"description": "the HTML form", **_HTML}}}, "post": {
+            "requestBody": _body(_CREDENTIALS),
+            "responses": {"201": _ok("created", _USER), "302": {"description": "a form: to /login"},
+                          **_form_errors(400, 409), **_errors(403, 413)}}},
+        "/api/me": {"get": {"responses": {"200": _ok("the user", _USER), **_errors(401)}}},
+        "/api/posts": {
+            "get": {"parameters": [_PAGE_PARAM],
+                    "responses": {"200": _ok("a page of posts", _PAGE), **_errors(400)}},
+            "post": {"requestBody": _body(_object(["title", "body"], title=_TITLE, body=_TEXT)),
+                     "responses": {"201": _ok("created", _POST), **_errors(400, 401, 403, 413)}}},
+        "/api/posts/{post_id}": {
+            "parameters": [_POST_ID],
+            "get": {"responses": {"200": _ok("the post", _POST), **_errors(404)}},
+            "patch": {"requestBody": _body(_PATCH),
+                      "responses": {"200": _ok("changed", _POST), **_errors(400, 401, 403, 404, 413)}},
+            "delete": {"responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404)}}},
+        "/api/posts/{post_id}/comments": {
+            "parameters": [_POST_ID],
+            "get": {"responses": {
+                "200": _ok("the comments", _object(["comments"], comments={"type": "array"})),
+                **_errors(404)}},
+            "post": {"requestBody": _body(_object(["body"], body=_COMMENT)),
+                     "responses": {"201": _ok("created", _object(["id", "body"], id=_INT, body=_STR)),
+                                   **_errors(400, 401, 403, 404, 413)}}},
+        "/api/search": {"get": {
+            "parameters": [{"name": "q", "in": "query", "required": False,
+                            "schema": {"type": "string", "maxLength": 200}}, _PAGE_PARAM],
+            "responses": {"200": _ok("a page of matches", _PAGE), **_errors(400)}}},
+    },
+}

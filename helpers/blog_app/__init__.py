@@ -69,5 +69,11 @@ def create_app(test_config=None):
 
 
 def _json_error(error):
-    """Errors as JSON problem bodies: ``{"error": "Not Found"}`` with the status code."""
-    return jsonify(error=error.name), error.code
+    """Errors as JSON bodies, ``{"error": "Not Found"}``, with the status code and the
+    error's own headers (a 405 lists the allowed methods in ``Allow``)."""
+    response = jsonify(error=error.name)
+    response.status_code = error.code
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response

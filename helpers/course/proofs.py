@@ -238,7 +238,8 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
     - ``tampered-solution``: a correct notebook with every test cell deleted and the first
       answer cell copied and pasted (same metadata, new id, as JupyterLab pastes): full marks.
     - ``runaway-loop-then-crash``: the first answer never returns, the last one kills the
-      kernel: graded within the cell timeout, losing only those two exercises' tests.
+      kernel: graded within the cell timeout, losing only those two exercises' tests (every
+      test in a capstone, whose later milestones import the first answer's module).
     """
     if len(groups) < 1 + len(TAMPERINGS):
         raise ValueError(f"the tampering proofs need at least {1 + len(TAMPERINGS)} exercises, "
@@ -262,13 +263,19 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
 
     runaway = _with_answers(solution, {first_answer: "while True:\n    pass",
                                        last_answer: "import os\nos._exit(1)"})
+    runaway_lost = set(first_tests) | set(last_tests)
+    if answer_cells(solution)[first_answer].source.startswith("%%writefile"):
+        # A capstone's answers are modules of one package (`%%writefile blog/security.py`)
+        # that every later milestone imports: without the first module nothing runs, so
+        # every test is lost. What is proved is unchanged: the batch is graded in time.
+        runaway_lost = all_tests
     return [
         Expected("tampered-release", release, all_tests - set(first_tests),
                  "one exercise answered; the other exercises' tests edited to pass, unmarked "
                  "or raised to 1000 points"),
         Expected("tampered-solution", copied, set(),
                  "a correct notebook with every test cell deleted and an answer cell pasted twice"),
-        Expected("runaway-loop-then-crash", runaway, set(first_tests) | set(last_tests),
+        Expected("runaway-loop-then-crash", runaway, runaway_lost,
                  "the first answer never returns; the last one kills the kernel"),
     ]
 
