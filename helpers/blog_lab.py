@@ -154,8 +154,9 @@ def start_blog(package: str = "blog", setup: Any = None, **config: Any) -> BlogS
 
     ``config`` overrides the test defaults: ``DATABASE`` (a temporary file), ``ARGON2``
     (:data:`CHEAP_ARGON2`), ``CLOCK`` (a :class:`FakeClock`), ``SECRET_KEY``, ``SQL_TRACE``
-    (appends each statement to ``server.statements``). ``setup(app)``, if given, runs
-    before the app is served (a test adds a route there).
+    (appends each statement to ``server.statements``), ``SESSION_COOKIE_SECURE=False``
+    (plain HTTP on 127.0.0.1; the app's default sends the cookie over HTTPS only).
+    ``setup(app)``, if given, runs before the app is served (a test adds a route there).
     """
     module = import_blog(package)
     tmp = tempfile.TemporaryDirectory(prefix="blog-")
@@ -167,6 +168,7 @@ def start_blog(package: str = "blog", setup: Any = None, **config: Any) -> BlogS
         "ARGON2": CHEAP_ARGON2,
         "CLOCK": clock,
         "SQL_TRACE": statements.append,
+        "SESSION_COOKIE_SECURE": False,  # the tests speak plain HTTP to 127.0.0.1
     }
     settings.update(config)
     app = module.create_app(settings)

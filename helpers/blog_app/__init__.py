@@ -34,7 +34,8 @@ def create_app(test_config=None):
         CLOCK=time.monotonic,  # the limiter's clock; tests pass a fake one
         POSTS_PER_PAGE=10,
         MAX_CONTENT_LENGTH=64 * 1024,  # bigger request bodies get 413 before any view runs
-        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_HTTPONLY=True,  # no script can read the session cookie
+        SESSION_COOKIE_SECURE=True,  # sent over HTTPS only; start_blog() turns it off for plain-HTTP tests
         SESSION_COOKIE_SAMESITE="Lax",
         SQL_TRACE=None,  # a callable given each SQL statement (tests count and inspect them)
     )

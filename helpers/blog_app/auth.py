@@ -75,7 +75,10 @@ class LoginLimiter:
         now = self.clock()
         with self._lock:
             recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-            self._failures[key] = recent
+            if recent:
+                self._failures[key] = recent
+            else:
+                self._failures.pop(key, None)  # forget a username once its failures have expired
             if len(recent) + self._pending.get(key, 0) >= self.max_failures:
                 oldest = recent[0] if recent else now
                 return max(1, math.ceil(oldest + self.window - now))
