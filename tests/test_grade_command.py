@@ -174,7 +174,7 @@ def test_steps_are_named_as_learners_name_them(text):
 
 
 def test_step_ten_is_not_step_one():
-    assert command.resolve_step("10") == "10-projects"
+    assert command.resolve_step("10") == "10a-blog"
 
 
 def test_already_graded_follows_the_submissions_timestamp(tmp_path):

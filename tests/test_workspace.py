@@ -33,7 +33,9 @@ def test_a_step_is_found_by_number_or_name(name):
 
 
 def test_ten_is_step_ten_not_step_one():
-    assert steps.find_step("10").slug == "10-projects"
+    assert steps.find_step("10").slug == "10a-blog"
+    assert steps.find_step("10b").slug == "10b-shop"
+    assert steps.find_step("blog").slug == "10a-blog"
     assert steps.find_step("7").slug == "07-security"
 
 
@@ -53,7 +55,7 @@ def test_commands_print_the_error_and_return_2(command, capsys, work):
 
 
 def test_reset_of_a_step_without_exercises_says_coming(capsys, work):
-    assert main(["reset", "10"]) == 2
+    assert main(["reset", "10b"]) == 2
     assert "no exercises yet (coming)" in capsys.readouterr().err
 
 

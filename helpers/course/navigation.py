@@ -15,6 +15,11 @@ from helpers.course.steps import STEPS, walkthroughs
 CELL_ID = "navigation"
 
 
+def _number(slug: str) -> str:
+    """``09`` for ``09-beyond-rest``, ``10a`` for ``10a-blog``."""
+    return slug.split("-", 1)[0]
+
+
 def navigation_markdown(slug: str) -> str:
     """The navigation line for walkthrough ``slug`` among the walkthroughs that exist."""
     built = [p.stem for p in walkthroughs()]
@@ -23,11 +28,11 @@ def navigation_markdown(slug: str) -> str:
     parts = []
     if index > 0:
         prev = built[index - 1]
-        parts.append(f"← [{prev[:2]}: {titles.get(prev, prev)}]({prev}.ipynb)")
+        parts.append(f"← [{_number(prev)}: {titles.get(prev, prev)}]({prev}.ipynb)")
     parts.append("[Contents](../README.md#the-steps)")
     if index + 1 < len(built):
         nxt = built[index + 1]
-        parts.append(f"[{nxt[:2]}: {titles.get(nxt, nxt)}]({nxt}.ipynb) →")
+        parts.append(f"[{_number(nxt)}: {titles.get(nxt, nxt)}]({nxt}.ipynb) →")
     return " | ".join(parts)
 
 

@@ -238,7 +238,9 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
     - ``tampered-solution``: a correct notebook with every test cell deleted and the first
       answer cell copied and pasted (same metadata, new id, as JupyterLab pastes): full marks.
     - ``runaway-loop-then-crash``: the first answer never returns, the last one kills the
-      kernel: graded within the cell timeout, losing only those two exercises' tests.
+      kernel: graded within the cell timeout, losing only those two exercises' tests (in a
+      capstone, whose answers are ``%%writefile`` modules later milestones import, the
+      looping answer writes its module first, and only the last exercise's tests are lost).
     """
     if len(groups) < 1 + len(TAMPERINGS):
         raise ValueError(f"the tampering proofs need at least {1 + len(TAMPERINGS)} exercises, "
@@ -260,15 +262,25 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
     pasted["id"] = f"{answer['id']}-copy"
     copied.cells.insert(copied.cells.index(answer) + 1, pasted)
 
-    runaway = _with_answers(solution, {first_answer: "while True:\n    pass",
-                                       last_answer: "import os\nos._exit(1)"})
+    loop, runaway_lost = "while True:\n    pass", set(first_tests) | set(last_tests)
+    first_source = answer_cells(solution)[first_answer].source
+    if first_source.startswith("%%writefile "):
+        # A capstone's answer writes a module of one package (`%%writefile blog/security.py`)
+        # that every later milestone imports. This runaway writes the module, then never
+        # returns: the cell timeout must stop it and the rest must still be graded (the
+        # first exercise's tests pass, since its module is there).
+        magic, body = first_source.split("\n", 1)
+        loop = (f"from pathlib import Path\nPath({magic.split()[-1]!r}).write_text({body + chr(10)!r})\n"
+                + loop)
+        runaway_lost = set(last_tests)
+    runaway = _with_answers(solution, {first_answer: loop, last_answer: "import os\nos._exit(1)"})
     return [
         Expected("tampered-release", release, all_tests - set(first_tests),
                  "one exercise answered; the other exercises' tests edited to pass, unmarked "
                  "or raised to 1000 points"),
         Expected("tampered-solution", copied, set(),
                  "a correct notebook with every test cell deleted and an answer cell pasted twice"),
-        Expected("runaway-loop-then-crash", runaway, set(first_tests) | set(last_tests),
+        Expected("runaway-loop-then-crash", runaway, runaway_lost,
                  "the first answer never returns; the last one kills the kernel"),
     ]
 

@@ -22,7 +22,7 @@ class Step:
 
     @property
     def number(self) -> str:
-        """``01`` for ``01-fundamentals``."""
+        """``01`` for ``01-fundamentals``, ``10a`` for ``10a-blog``."""
         return self.slug.split("-", 1)[0]
 
     @property
@@ -57,7 +57,10 @@ STEPS = [
     Step("07-security", "Security: TLS, passwords, injection, XSS, CSRF"),
     Step("08-observability", "Logging and monitoring"),
     Step("09-beyond-rest", "APIs beyond REST: GraphQL, gRPC, WebSockets, async"),
-    Step("10-projects", "Build projects: blog, shop, chat"),
+    # Step 10 is three capstones (DESIGN §1); `STEP=10` finds the first.
+    Step("10a-blog", "Capstone: a blog with authentication and authorisation"),
+    Step("10b-shop", "Capstone: an e-commerce backend with payments"),
+    Step("10c-chat", "Capstone: a real-time chat"),
 ]
 
 
@@ -77,9 +80,11 @@ class UnknownStep(SystemExit):
 
 
 def step_names(step: Step) -> set[str]:
-    """The names that find ``step``: ``1``, ``01``, ``fundamentals``, ``01-fundamentals``."""
+    """The names that find ``step``: ``1``, ``01``, ``fundamentals``, ``01-fundamentals``;
+    ``10a``, ``blog``, ``10a-blog`` and also ``10`` for a split step (the first one listed wins)."""
     number, _, name = step.slug.partition("-")
-    return {step.slug, number, str(int(number)), name}
+    digits = number.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return {step.slug, number, str(int(digits)), digits, name}
 
 
 def find_step(name: str) -> Step:
