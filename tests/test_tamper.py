@@ -108,6 +108,25 @@ threading.Thread(target=_keep_patching, daemon=True).start()
 # IPython itself puts sys.displayhook back after every cell: nothing is left to flag.
 NEUTRALISED_BY_IPYTHON = {"displayhook-replaced"}
 
+# What a cell timeout can leave behind when its interrupt lands inside IPython's DisplayTrap:
+# IPython's own display hook still installed between cells. Not student code: never a flag.
+DISPLAY_TRAP_LEFT_ON = """
+import sys, threading, time
+def _as_an_interrupted_trap_leaves_it():
+    for _ in range(300):
+        sys.displayhook = get_ipython().displayhook
+        time.sleep(0.01)
+threading.Thread(target=_as_an_interrupted_trap_leaves_it, daemon=True).start()
+"""
+
+
+def _with_display_trap_left_on(solution):
+    nb = copy.deepcopy(solution)
+    first = next(iter(answer_cells(nb)))
+    cell = answer_cells(nb)[first]
+    cell.source = DISPLAY_TRAP_LEFT_ON.strip() + "\n" + cell.source
+    return nb
+
 
 @pytest.fixture(scope="module")
 def tampered(tmp_path_factory):
@@ -120,7 +139,9 @@ def tampered(tmp_path_factory):
         answer_cells(nb)[first].source = source.strip() + "\n"
         course.submit(f"tamper-{name}", nb)
     course.submit("untouched-release", released)
-    course.submit("solution", read(course.source_notebook))
+    solution = read(course.source_notebook)
+    course.submit("solution", solution)
+    course.submit("solution-display-trap-left-on", _with_display_trap_left_on(solution))
     course.autograde()
     flags = {f.student: f.reasons for f in read_flags(course.root, ASSIGNMENT)}
     return course, course.results(), flags
@@ -148,7 +169,10 @@ def test_tampering_that_changes_the_kernel_is_flagged_with_a_reason(tampered, te
 def test_untampered_submissions_are_not_flagged(tampered):
     course, results, flags = tampered
     assert "solution" not in flags and "untouched-release" not in flags
+    assert "solution-display-trap-left-on" not in flags, flags.get("solution-display-trap-left-on")
     assert results["solution"].total == results["solution"].max_total
+    trap = results["solution-display-trap-left-on"]
+    assert trap.total == trap.max_total
     assert results["untouched-release"].total == 0
 
 

@@ -143,9 +143,15 @@ def __grader_setup():
         if (ip.custom_exceptions, ip.CustomTB) != saved["custom"]:
             reasons.append("custom exception handling was set (set_custom_exc)")
             ip.custom_exceptions, ip.CustomTB = saved["custom"]
-        if (sys.stdout, sys.stderr, sys.displayhook) != saved["streams"]:
-            reasons.append("sys.stdout, sys.stderr or sys.displayhook was replaced")
-            sys.stdout, sys.stderr, sys.displayhook = saved["streams"]
+        if sys.displayhook is ip.displayhook and ip.displayhook is saved["parts"]["displayhook"]:
+            # IPython's own hook, left on when an interrupt (a cell timeout) lands inside its
+            # DisplayTrap between setting the hook and counting it: not student code.
+            sys.displayhook = saved["streams"][2]
+        now = (sys.stdout, sys.stderr, sys.displayhook)
+        for name, live, before in zip(("sys.stdout", "sys.stderr", "sys.displayhook"), now, saved["streams"]):
+            if live is not before:
+                reasons.append(f"{name} was replaced")
+        sys.stdout, sys.stderr, sys.displayhook = saved["streams"]
         for cls, methods in classes.items():
             live = vars(cls)
             for name, method in methods.items():
