@@ -212,3 +212,12 @@ def test_best_rates_takes_turns(monkeypatch):
     monkeypatch.setattr(frameworks, "requests_per_second", fake)
     assert frameworks.best_rates({"A": "a", "B": "b"}, rounds=2) == {"A": 30.0, "B": 80.0}
     assert calls == ["a", "b", "a", "b"]
+
+
+def test_an_integral_float_year_is_the_year(servers):
+    """JSON's 1965.0 is the number 1965, an "integer" to JSON Schema and so to the OpenAPI
+    document (schemathesis sends such years): all three store the int 1965."""
+    for name, server in servers.items():
+        created = frameworks.send(server.url, "POST", "/books", {**VALID, "year": 1965.0})
+        assert created.status == 201 and created.body["year"] == 1965, (name, created)
+        assert type(created.body["year"]) is int, (name, created.body)

@@ -10,16 +10,23 @@ problem details (RFC 9457) the rest of step 04 uses, so the three apps answer al
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 PROBLEM_JSON = "application/problem+json"
+
+
+def _number_not_text(value: Any) -> Any:
+    """Refuse what only looks like a year ("1965", true); numbers go on to int's own checks."""
+    if isinstance(value, (str, bool)):
+        raise ValueError("Input should be a valid integer")
+    return value
 
 
 class BookIn(BaseModel):
@@ -28,8 +35,9 @@ class BookIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     title: str = Field(min_length=1, max_length=200)
     author: str = Field(min_length=1, max_length=200)
-    # strict: pydantic's default (lax) mode would accept "1965" and turn `true` into the year 1.
-    year: int | None = Field(default=None, ge=1, le=2100, strict=True)
+    # Lax mode would accept "1965" and turn `true` into the year 1; strict mode would refuse
+    # 1965.0, which JSON (and the OpenAPI document's "integer") count as the integer 1965.
+    year: Annotated[int, Field(ge=1, le=2100), BeforeValidator(_number_not_text)] | None = None
 
 
 class Book(BookIn):

@@ -32,11 +32,16 @@ def book_errors(data: dict[str, Any]) -> list[dict[str, str]]:
             errors.append({"field": name, "message": "must be a non-blank string"})
         elif len(value.strip()) > 200:
             errors.append({"field": name, "message": "must be at most 200 characters"})
-    year = data.get("year")
+    year = whole_year(data.get("year"))
     # bool is a subclass of int, so `true` would pass a plain isinstance check.
     if year is not None and (not isinstance(year, int) or isinstance(year, bool) or not 1 <= year <= 2100):
         errors.append({"field": "year", "message": "must be an integer from 1 to 2100"})
     return errors
+
+
+def whole_year(year: Any) -> Any:
+    """1965.0 is the JSON number 1965 (as the OpenAPI "integer" says); anything else as it came."""
+    return int(year) if isinstance(year, float) and year.is_integer() else year
 
 
 def create_flask_app() -> Flask:
@@ -67,7 +72,7 @@ def create_flask_app() -> Flask:
             detail = f"{len(errors)} field(s) failed validation"
             return problem(422, "Unprocessable Content", detail, errors=errors)
         book = {"id": len(books) + 1, "title": data["title"].strip(), "author": data["author"].strip(),
-                "year": data.get("year")}
+                "year": whole_year(data.get("year"))}
         books[book["id"]] = book
         return book, 201, {"Location": f"/books/{book['id']}"}
 
