@@ -120,11 +120,22 @@ threading.Thread(target=_as_an_interrupted_trap_leaves_it, daemon=True).start()
 """
 
 
-def _with_display_trap_left_on(solution):
+# Importing werkzeug.debug installs its console's display hook (werkzeug's server imports it, in
+# a server thread, to log a request that raised); left in place between cells, as when that
+# thread runs after a cell ended. A library's doing, passing values on: never a flag.
+WERKZEUG_CONSOLE_HOOK = """
+import sys
+sys.modules.pop("werkzeug.debug.console", None)
+import werkzeug.debug.console  # its first import sets sys.displayhook = ThreadedStream.displayhook
+get_ipython().display_trap.old_hook = sys.displayhook  # still installed once this cell ends
+"""
+
+
+def _with_prefix(solution, prefix):
     nb = copy.deepcopy(solution)
     first = next(iter(answer_cells(nb)))
     cell = answer_cells(nb)[first]
-    cell.source = DISPLAY_TRAP_LEFT_ON.strip() + "\n" + cell.source
+    cell.source = prefix.strip() + "\n" + cell.source
     return nb
 
 
@@ -141,7 +152,8 @@ def tampered(tmp_path_factory):
     course.submit("untouched-release", released)
     solution = read(course.source_notebook)
     course.submit("solution", solution)
-    course.submit("solution-display-trap-left-on", _with_display_trap_left_on(solution))
+    course.submit("solution-display-trap-left-on", _with_prefix(solution, DISPLAY_TRAP_LEFT_ON))
+    course.submit("solution-werkzeug-console-hook", _with_prefix(solution, WERKZEUG_CONSOLE_HOOK))
     course.autograde()
     flags = {f.student: f.reasons for f in read_flags(course.root, ASSIGNMENT)}
     return course, course.results(), flags
@@ -169,10 +181,10 @@ def test_tampering_that_changes_the_kernel_is_flagged_with_a_reason(tampered, te
 def test_untampered_submissions_are_not_flagged(tampered):
     course, results, flags = tampered
     assert "solution" not in flags and "untouched-release" not in flags
-    assert "solution-display-trap-left-on" not in flags, flags.get("solution-display-trap-left-on")
     assert results["solution"].total == results["solution"].max_total
-    trap = results["solution-display-trap-left-on"]
-    assert trap.total == trap.max_total
+    for library in ("solution-display-trap-left-on", "solution-werkzeug-console-hook"):
+        assert library not in flags, (library, flags.get(library))
+        assert results[library].total == results[library].max_total, library
     assert results["untouched-release"].total == 0
 
 

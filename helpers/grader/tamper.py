@@ -94,6 +94,18 @@ def __grader_setup():
     ipython_managed = {"exit", "quit", "get_ipython", "display", "__IPYTHON__", "_", "__", "___"}
     trusted = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel", "ipywidgets")
 
+    def library_display_hook(hook):
+        """True for display hooks that libraries, not student code, leave installed; both pass
+        every value on to the hook they replaced, so putting the saved one back changes nothing:
+        IPython's own, left on when an interrupt (a cell timeout) lands inside its DisplayTrap,
+        and werkzeug's debug console's, which importing werkzeug.debug installs (werkzeug's
+        server imports it to log the traceback of a request that raised, in a server thread)."""
+        if hook is ip.displayhook and ip.displayhook is saved["parts"]["displayhook"]:
+            return True
+        console = sys.modules.get("werkzeug.debug.console")
+        return (console is not None and hook is getattr(console, "ThreadedStream").displayhook
+                and getattr(console, "_displayhook", None) in (saved["streams"][2], ip.displayhook))
+
     def check():
         """What differs from the saved state, as reasons; everything is put back."""
         reasons = []
@@ -143,14 +155,13 @@ def __grader_setup():
         if (ip.custom_exceptions, ip.CustomTB) != saved["custom"]:
             reasons.append("custom exception handling was set (set_custom_exc)")
             ip.custom_exceptions, ip.CustomTB = saved["custom"]
-        if sys.displayhook is ip.displayhook and ip.displayhook is saved["parts"]["displayhook"]:
-            # IPython's own hook, left on when an interrupt (a cell timeout) lands inside its
-            # DisplayTrap between setting the hook and counting it: not student code.
+        if library_display_hook(sys.displayhook):
             sys.displayhook = saved["streams"][2]
         now = (sys.stdout, sys.stderr, sys.displayhook)
         for name, live, before in zip(("sys.stdout", "sys.stderr", "sys.displayhook"), now, saved["streams"]):
             if live is not before:
-                reasons.append(f"{name} was replaced")
+                what = getattr(live, "__qualname__", type(live).__qualname__)
+                reasons.append(f"{name} was replaced (by {getattr(live, '__module__', '?')}.{what})")
         sys.stdout, sys.stderr, sys.displayhook = saved["streams"]
         for cls, methods in classes.items():
             live = vars(cls)
