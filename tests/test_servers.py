@@ -34,7 +34,10 @@ def open_fds() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True if a new server could listen on ``port`` (with SO_REUSEADDR, as servers do: the
+    readiness probe's connection may leave TIME_WAIT on the port, which only that refuses)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
