@@ -164,7 +164,8 @@ def _is_test(cell: NotebookNode) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
-def _with_answer(nb: NotebookNode, grade_id: str, source: str) -> NotebookNode:
+def with_answer(nb: NotebookNode, grade_id: str, source: str) -> NotebookNode:
+    """A copy of ``nb`` with the answer cell ``grade_id`` replaced by ``source``."""
     return _with_answers(nb, {grade_id: source})
 
 
@@ -195,7 +196,7 @@ def mistake_submissions(solution: NotebookNode, assignment: str, one_each: bool 
         if len(pack) == 1:
             (mistake,) = pack
             batch.append(Expected(f"mistake-{mistake.id}",
-                                  _with_answer(solution, mistake.answer, mistake.source),
+                                  with_answer(solution, mistake.answer, mistake.source),
                                   set(mistake.fails), mistake.why, [mistake]))
             continue
         batch.append(Expected(
