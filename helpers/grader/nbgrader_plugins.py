@@ -11,9 +11,7 @@ gradable, fixing cases where stock nbgrader gives a student *no grade at all*:
 - :class:`Execute`: a cell that kills its kernel (``os._exit``, a segfault, running
   out of memory) makes nbgrader drop the whole submission. Here the notebook is
   executed again in a fresh kernel with that cell replaced by an error, so every
-  other answer still earns its points and the dead cell's tests score zero. A cell
-  that had already run out of time is replaced too: it would only run out of time
-  again, and a runaway loop plus a crash would cost the whole batch two timeouts.
+  other answer still earns its points and the dead cell's tests score zero.
 
 One reads LMS downloads:
 
@@ -47,10 +45,6 @@ KERNEL_DIED = (
     "running out of memory), so it was not graded; the cells after it were run in "
     "a fresh kernel."
 )
-TIMED_OUT = (
-    "This cell ran longer than the grading time limit and was stopped; when a later "
-    "cell stopped the kernel, the notebook was run again without it."
-)
 
 
 class DeduplicateIds(_DeduplicateIds):
@@ -76,41 +70,34 @@ class Execute(_Execute):
     max_kernel_deaths = 5
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None):
-        replaced: dict[int, tuple[str, str]] = {}  # cell index -> (the learner's source, why)
-        self._timed_out: set[int] = set()
+        dead: dict[int, str] = {}  # cell index -> the learner's source
         try:
             while True:
                 try:
                     return super().preprocess(nb, resources, km)
                 except DeadKernelError:
                     index = self._cell_index
-                    deaths = sum(why == KERNEL_DIED for _, why in replaced.values())
-                    if deaths >= self.max_kernel_deaths or index in replaced:
+                    if len(dead) >= self.max_kernel_deaths or index in dead:
                         raise
                     self.log.warning("Cell %d killed the kernel; running again without it", index)
-                    for cell_index, why in [(index, KERNEL_DIED),
-                                            *((i, TIMED_OUT) for i in sorted(self._timed_out))]:
-                        if cell_index not in replaced:
-                            replaced[cell_index] = (nb.cells[cell_index].source, why)
-                            nb.cells[cell_index].source = f"raise RuntimeError({why!r})"
-                    self._timed_out = set()
+                    dead[index] = nb.cells[index].source
+                    nb.cells[index].source = f"raise RuntimeError({KERNEL_DIED!r})"
         finally:
-            for index, (source, why) in replaced.items():  # show the learner's code, with the reason
+            for index, source in dead.items():  # show the learner's code, with the reason
                 cell = nb.cells[index]
                 cell.source = source
-                name = "KernelDied" if why == KERNEL_DIED else "CellTimeoutError"
                 cell.outputs = [
-                    NotebookNode(output_type="error", ename=name, evalue=why,
-                                 traceback=[f"{name}: {why}"])
+                    NotebookNode(
+                        output_type="error",
+                        ename="KernelDied",
+                        evalue=KERNEL_DIED,
+                        traceback=[f"KernelDied: {KERNEL_DIED}"],
+                    )
                 ]
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int):
         self._cell_index = index
         return super().preprocess_cell(cell, resources, index)
-
-    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None):
-        self._timed_out.add(self._cell_index)
-        return await super()._async_handle_timeout(timeout, cell)
 
 
 HIDDEN_NOTE = "# Hidden tests ran here; their code is not shown in feedback."
