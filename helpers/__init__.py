@@ -9,7 +9,8 @@ Shared by every step:
 By step:
 
 - 02: :mod:`helpers.local_httpbin`, :mod:`helpers.http_wire` (raw HTTP, demo apps),
-  :mod:`helpers.rest_demo` (a small REST API), :mod:`helpers.oauth_demo` (OAuth2 + OIDC).
+  :mod:`helpers.rest_demo` (a small REST API), :mod:`helpers.oauth_demo` (OAuth2 + OIDC),
+  :mod:`helpers.dns_lab` (an authoritative DNS server on 127.0.0.1, a caching resolver).
 - 03: :mod:`helpers.databases` (engines from DATABASE_URL), :mod:`helpers.dataset`,
   :mod:`helpers.keyvalue` (Redis or fakeredis), :mod:`helpers.migrations` (Alembic).
 - 04, 06: :mod:`helpers.mini_api` (the books API), :mod:`helpers.wsgi_process`

@@ -17,6 +17,7 @@ view: the status line, the headers and the body bytes. Serve any of them with
 - :class:`FlakyApp` fails a set number of times, then succeeds (for retries).
 - :func:`chunked_app` streams a body without ``Content-Length`` (chunked encoding).
 - :func:`negotiation_app` picks JSON or CSV from the ``Accept`` header.
+- :class:`VirtualHosts` serves several sites on one address and port, chosen by ``Host``.
 - :class:`ConnectionCounter` is a tiny keep-alive server (standard library) that
   counts the TCP connections its clients opened. (werkzeug's development server,
   behind :func:`helpers.servers.serve`, closes every connection after one response.)
@@ -37,6 +38,7 @@ __all__ = [
     "ConnectionCounter",
     "CorsApp",
     "FlakyApp",
+    "VirtualHosts",
     "chunked_app",
     "negotiation_app",
     "raw_request",
@@ -212,6 +214,40 @@ def negotiation_app(environ: dict, start_response: StartResponse) -> list[bytes]
             return [data]
     return _json(start_response, "406 Not Acceptable",
                  {"error": "available: application/json, text/csv"})
+
+
+class VirtualHosts:
+    """Name-based virtual hosting: one address and port, a site per host name, chosen by ``Host``.
+
+    ``sites`` maps a host name (``"blog.course.test"``) to the text of its home page. The
+    ``Host`` header is compared without its port, ignoring case and a final dot. A request
+    without ``Host`` is a ``400`` (RFC 9112 requires one in HTTP/1.1); a host this server
+    does not serve is ``421 Misdirected Request`` (RFC 9110, section 15.5.20), rather than
+    some other site's page.
+    """
+
+    def __init__(self, sites: dict[str, str]) -> None:
+        self.sites = {name.lower().rstrip("."): page for name, page in sites.items()}
+
+    @staticmethod
+    def host_name(host_header: str) -> str:
+        """``"Blog.Course.Test.:8080"`` -> ``"blog.course.test"`` (no port, lower case, no final dot)."""
+        name = host_header.strip().lower()
+        if name.startswith("["):  # an IPv6 literal: [::1]:8080
+            return name.split("]", 1)[0] + "]"
+        return name.rsplit(":", 1)[0].rstrip(".") if ":" in name else name.rstrip(".")
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> list[bytes]:
+        host = environ.get("HTTP_HOST")
+        if not host:
+            return _json(start_response, "400 Bad Request", {"error": "HTTP/1.1 requires a Host header"})
+        page = self.sites.get(self.host_name(host))
+        if page is None:
+            return _json(start_response, "421 Misdirected Request", {"error": "no site for this host name"})
+        body = page.encode()
+        start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
 
 
 class _KeepAliveHandler(BaseHTTPRequestHandler):

@@ -2,8 +2,10 @@
 
 It shows the conventions, not a framework (step 04 builds an API properly):
 resources under a versioned prefix (``/v1/notes``), a status code per CRUD outcome,
-filtering (``?tag=``), offset and cursor pagination, and idempotency keys on
-``POST``::
+filtering (``?tag=``), offset and cursor pagination, idempotency keys on ``POST``,
+and hypermedia links (HATEOAS): every note and every page carries a ``_links`` object
+(``self``, ``collection``; ``next`` and ``prev`` on pages), so a client follows links
+instead of building URLs::
 
     from helpers.rest_demo import create_app
     from helpers.servers import serve
@@ -60,6 +62,15 @@ def create_app(seed: int = 0) -> Flask:
 
     for n in range(1, seed + 1):
         store(f"note {n}", TAGS[(n - 1) % len(TAGS)])
+
+    def link(endpoint: str, **values: object) -> dict:
+        """A HAL link object; the href is relative (like Location), resolved against the request URL."""
+        return {"href": url_for(endpoint, **values)}
+
+    def represent(note: dict) -> dict:
+        """The note as clients see it: its fields, then where it lives and where its collection is."""
+        return {**note, "_links": {"self": link("get_note", note_id=note["id"]),
+                                   "collection": link("list_notes")}}
 
     def problem(status: int, detail: str, type_: str = "about:blank", title: str | None = None):
         title = title or _TITLES.get(status, HTTPStatus(status).phrase)
@@ -118,13 +129,24 @@ def create_app(seed: int = 0) -> Flask:
         offset = int_arg("offset", 0, 0, MAX_ID)  # checked even when a cursor makes it unused
         with lock:
             rows = [n for n in sorted(notes.values(), key=lambda n: n["id"]) if tag in (None, n["tag"])]
+        query = {"tag": tag} if tag is not None else {}
         if "cursor" in request.args:  # keyset: "the ones after id N", stable under inserts
             after = int_arg("cursor", 0, 0, MAX_ID, empty_is_default=True)
             page = [n for n in rows if n["id"] > after][:limit]
             more = bool(page) and page[-1]["id"] < rows[-1]["id"]
-            return {"items": page, "next_cursor": page[-1]["id"] if more else None}
-        return {"items": rows[offset:offset + limit], "offset": offset, "limit": limit,
-                "total": len(rows)}
+            links = {"self": link("list_notes", **query, cursor=after, limit=limit)}
+            if more:  # a cursor only goes forward: there is no prev link to give
+                links["next"] = link("list_notes", **query, cursor=page[-1]["id"], limit=limit)
+            return {"items": [represent(n) for n in page], "next_cursor": page[-1]["id"] if more else None,
+                    "_links": links}
+        links = {"self": link("list_notes", **query, offset=offset, limit=limit)}
+        if offset + limit < len(rows):
+            links["next"] = link("list_notes", **query, offset=offset + limit, limit=limit)
+        if offset > 0:
+            links["prev"] = link("list_notes", **query, offset=max(0, min(offset, len(rows)) - limit),
+                                 limit=limit)
+        return {"items": [represent(n) for n in rows[offset:offset + limit]], "offset": offset,
+                "limit": limit, "total": len(rows), "_links": links}
 
     @app.post("/v1/notes")
     def create_note():
@@ -138,7 +160,7 @@ def create_app(seed: int = 0) -> Flask:
                                    IDEMPOTENCY_REUSED, "Idempotency-Key reused")
                 return response  # the same answer again: no second note
             note = store(**data)
-            response = (note, 201, {"Location": url_for("get_note", note_id=note["id"])})
+            response = (represent(note), 201, {"Location": url_for("get_note", note_id=note["id"])})
             if key:
                 replies[key] = (data, response)
         return response
@@ -148,7 +170,7 @@ def create_app(seed: int = 0) -> Flask:
         note = notes.get(note_id)
         if note is None:
             raise _Problem(404, f"no note {note_id}")
-        return note
+        return represent(note)
 
     @app.put("/v1/notes/<int:note_id>")
     def replace_note(note_id: int):
@@ -157,7 +179,7 @@ def create_app(seed: int = 0) -> Flask:
             if note_id not in notes:
                 raise _Problem(404, f"no note {note_id}")
             notes[note_id] = {"id": note_id, **data}
-        return notes[note_id]
+            return represent(notes[note_id])
 
     @app.delete("/v1/notes/<int:note_id>")
     def delete_note(note_id: int):
@@ -247,13 +269,20 @@ def _query(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
+_LINK = {"type": "object", "required": ["href"],
+         "properties": {"href": {"type": "string",
+                                 "description": "a URI reference: resolve it against the request URL"}}}
+_LINK_REF = {"$ref": "#/components/schemas/Link"}
 _NOTE = {
     "type": "object",
-    "required": ["id", "title", "tag"],
+    "required": ["id", "title", "tag", "_links"],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
         "title": {"type": "string", "minLength": 1},
         "tag": {"type": "string", "enum": list(TAGS)},
+        "_links": {"type": "object", "required": ["self", "collection"],
+                   "description": "HAL-style links: where this note lives, and its collection",
+                   "properties": {"self": _LINK_REF, "collection": _LINK_REF}},
     },
 }
 # What a client sends: no id (the server chooses it); tag defaults to "work".
@@ -273,11 +302,14 @@ _PROBLEM_SCHEMA = {
 }
 _PAGE = {
     "type": "object",
-    "required": ["items"],
+    "required": ["items", "_links"],
     "properties": {
         "items": {"type": "array", "items": _NOTE_REF},
         "offset": {"type": "integer"}, "limit": {"type": "integer"}, "total": {"type": "integer"},
         "next_cursor": {"type": ["integer", "null"]},
+        "_links": {"type": "object", "required": ["self"],
+                   "description": "this page; next and prev when there are such pages (a cursor has no prev)",
+                   "properties": {"self": _LINK_REF, "next": _LINK_REF, "prev": _LINK_REF}},
     },
 }
 
@@ -324,5 +356,5 @@ OPENAPI = {
         },
     },
     "components": {"schemas": {"Note": _NOTE, "NoteInput": _NOTE_INPUT, "NotePage": _PAGE,
-                               "Problem": _PROBLEM_SCHEMA}},
+                               "Link": _LINK, "Problem": _PROBLEM_SCHEMA}},
 }

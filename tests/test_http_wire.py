@@ -10,6 +10,7 @@ from helpers.http_wire import (
     ConnectionCounter,
     CorsApp,
     FlakyApp,
+    VirtualHosts,
     chunked_app,
     negotiation_app,
     raw_request,
@@ -106,3 +107,27 @@ def test_connection_counter_sees_session_reuse():
             for _ in range(3):
                 session.get(counter.url, timeout=5)
         assert counter.connections == 1
+
+
+def test_virtual_hosts_pick_the_site_by_host_header():
+    """One address and port, two sites: Host chooses; an unknown host is 421, no Host is 400."""
+    server = serve(VirtualHosts({"blog.course.test": "the blog", "Shop.Course.Test.": "the shop"}),
+                   name="virtual-hosts")
+
+    def get(host_line: bytes, version: bytes = b"HTTP/1.1") -> bytes:
+        request = b"GET / " + version + b"\r\n" + host_line + b"Connection: close\r\n\r\n"
+        return raw_request(server.port, request)
+
+    blog = get(b"Host: blog.course.test:%d\r\n" % server.port)
+    assert blog.startswith(b"HTTP/1.1 200 OK") and blog.endswith(b"\r\n\r\nthe blog")
+    assert get(b"Host: SHOP.course.test.\r\n").endswith(b"\r\n\r\nthe shop")
+    assert get(b"Host: 127.0.0.1:%d\r\n" % server.port).startswith(b"HTTP/1.1 421 ")
+    assert get(b"", version=b"HTTP/1.0").startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize(("header", "name"), [
+    ("blog.course.test", "blog.course.test"), ("Blog.Course.Test.:8080", "blog.course.test"),
+    ("[::1]:8080", "[::1]"), ("127.0.0.1:80", "127.0.0.1"),
+])
+def test_virtual_hosts_host_name(header, name):
+    assert VirtualHosts.host_name(header) == name

@@ -13,7 +13,9 @@ def test_crud_status_codes():
     url = api.url + "/v1/notes"
     created = requests.post(url, json={"title": "hello", "tag": "home"}, timeout=5)
     assert created.status_code == 201 and created.headers["Location"].endswith("/v1/notes/1")
-    assert requests.get(url + "/1", timeout=5).json() == {"id": 1, "title": "hello", "tag": "home"}
+    assert requests.get(url + "/1", timeout=5).json() == {
+        "id": 1, "title": "hello", "tag": "home",
+        "_links": {"self": {"href": "/v1/notes/1"}, "collection": {"href": "/v1/notes"}}}
     assert requests.put(url + "/1", json={"title": "bye"}, timeout=5).status_code == 200
     assert requests.post(url, json={"title": ""}, timeout=5).status_code == 422
     assert requests.delete(url + "/1", timeout=5).status_code == 204
@@ -105,7 +107,7 @@ def test_each_contract_break_changes_only_what_it_names():
                 deleted.content, gone.status_code, gone.headers["Content-Type"])
 
     good = flow(create_app(seed=2))
-    assert good == (201, True, ["id", "tag", "title"], 422, "application/problem+json", 204, b"",
+    assert good == (201, True, ["_links", "id", "tag", "title"], 422, "application/problem+json", 204, b"",
                     404, "application/problem+json")
     changed = {}
     for defect in CONTRACT_BREAKS:
@@ -113,3 +115,59 @@ def test_each_contract_break_changes_only_what_it_names():
         changed[defect] = {i for i, (a, b) in enumerate(zip(good, broken, strict=True)) if a != b}
     assert changed == {"create-200": {0}, "no-location": {1}, "title-renamed": {2}, "validation-400": {3},
                        "errors-as-html": {4, 8}, "delete-200": {5, 6}, "delete-keeps": {7, 8}}
+
+
+def follow(client, href, rel="next"):
+    """Every page from href on, by following the `rel` link until there is none."""
+    pages = []
+    while href is not None:
+        page = client.get(href).json
+        pages.append(page)
+        href = page["_links"].get(rel, {}).get("href")
+    return pages
+
+
+def test_links_walk_offset_pages_both_ways_and_keep_the_filter():
+    """HATEOAS: next/prev links reach every page exactly once, with the same tag and limit."""
+    client = create_app(seed=11).test_client()
+    pages = follow(client, "/v1/notes?tag=work&limit=2")
+    assert [[n["id"] for n in p["items"]] for p in pages] == [[1, 4], [7, 10]]
+    assert "prev" not in pages[0]["_links"] and "next" not in pages[-1]["_links"]
+    back = follow(client, pages[-1]["_links"]["self"]["href"], rel="prev")
+    assert [[n["id"] for n in p["items"]] for p in back] == [[7, 10], [1, 4]]
+    assert pages[1]["_links"]["self"] == {"href": "/v1/notes?tag=work&offset=2&limit=2"}
+    assert all(n["_links"]["self"]["href"] == f"/v1/notes/{n['id']}" for p in pages for n in p["items"])
+
+
+def test_links_walk_cursor_pages_forward_only():
+    client = create_app(seed=7).test_client()
+    pages = follow(client, "/v1/notes?cursor=&limit=3")
+    assert [[n["id"] for n in p["items"]] for p in pages] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert all("prev" not in p["_links"] for p in pages)
+    assert pages[1]["_links"]["self"] == {"href": "/v1/notes?cursor=3&limit=3"}
+
+
+def test_prev_from_past_the_end_lands_on_the_last_page():
+    client = create_app(seed=7).test_client()
+    page = client.get("/v1/notes?offset=50&limit=3").json
+    assert page["items"] == [] and "next" not in page["_links"]
+    last = client.get(page["_links"]["prev"]["href"]).json
+    assert [n["id"] for n in last["items"]] == [5, 6, 7]
+
+
+def test_each_note_links_to_itself_and_its_collection():
+    client = create_app(seed=1).test_client()
+    created = client.post("/v1/notes", json={"title": "linked"})
+    links = created.json["_links"]
+    assert links["self"]["href"] == created.headers["Location"] == "/v1/notes/2"
+    assert client.get(links["self"]["href"]).json == created.json
+    collection = client.get(links["collection"]["href"]).json
+    assert [n["id"] for n in collection["items"]] == [1, 2]
+    replaced = client.put(links["self"]["href"], json={"title": "renamed"}).json
+    assert replaced["_links"] == links
+
+
+def test_openapi_documents_the_links():
+    schemas = OPENAPI["components"]["schemas"]
+    assert "_links" in schemas["Note"]["required"] and "_links" in schemas["NotePage"]["required"]
+    assert set(schemas["NotePage"]["properties"]["_links"]["properties"]) == {"self", "next", "prev"}
