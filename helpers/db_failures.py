@@ -22,6 +22,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -50,6 +51,7 @@ __all__ = [
     "online_backup",
     "pg_dump_table",
     "pg_restore_file",
+    "pg_tools_missing",
     "restore",
     "try_write",
 ]
@@ -366,15 +368,47 @@ def integrity_check(path: str | Path) -> str:
         conn.close()
 
 
-def _pg_command(tool: str, eng: Engine) -> tuple[list[str], dict[str, str]]:
-    """The tool's path and connection options for ``eng``, the password in the environment."""
+#: Extra folders searched for PostgreSQL's client tools before PATH (an embedded server's own).
+PG_TOOL_DIRS: list[Path] = []
+
+
+def _pg_tool(tool: str, eng: Engine) -> str:
+    """The path of ``tool`` (pg_dump, pg_restore) able to work with the engine's server.
+
+    pg_dump refuses a server newer than itself, so a tool older than the server is no tool.
+    """
     if kind(eng) != "postgresql":
         raise ValueError(f"{tool} works on PostgreSQL; this engine is {kind(eng)}")
-    exe = shutil.which(tool)
+    search = os.pathsep.join([*(str(d) for d in PG_TOOL_DIRS), os.environ.get("PATH", "")])
+    exe = shutil.which(tool, path=search)
     if exe is None:
         raise FileNotFoundError(f"{tool} is not on PATH (it comes with PostgreSQL's client tools)")
+    said = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    found = re.search(r"\)\s+(\d+)", said)  # "pg_dump (PostgreSQL) 15.20 ..."
+    with eng.connect() as conn:
+        server = int(conn.execute(sa.text("SHOW server_version_num")).scalar()) // 10_000
+    if found is None or int(found.group(1)) < server:
+        raise FileNotFoundError(f"{tool} on PATH is {said.strip()!r}, older than the PostgreSQL {server} "
+                                f"server; install client tools {server} or newer")
+    return exe
+
+
+def pg_tools_missing(eng: Engine) -> str | None:
+    """Why pg_dump and pg_restore cannot back up ``eng`` here, or None when they can."""
+    try:
+        for tool in ("pg_dump", "pg_restore"):
+            _pg_tool(tool, eng)
+    except (ValueError, FileNotFoundError) as reason:
+        return str(reason)
+    return None
+
+
+def _pg_command(tool: str, eng: Engine) -> tuple[list[str], dict[str, str]]:
+    """The tool's command line for ``eng`` (password in the environment, not the arguments)."""
+    exe = _pg_tool(tool, eng)
     url = eng.url
-    args = [exe, "--host", url.host or "127.0.0.1", "--port", str(url.port or 5432),
+    host = url.host or url.query.get("host") or "127.0.0.1"  # a Unix socket's folder is a host too
+    args = [exe, "--host", str(host), "--port", str(url.port or 5432),
             "--username", url.username or "postgres", "--dbname", url.database or "postgres", "--no-password"]
     env = dict(os.environ)
     if url.password:

@@ -6,7 +6,6 @@ SQLite (the default) always; PostgreSQL and MariaDB, marked ``realserver``, when
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from helpers.db_failures import (
     online_backup,
     pg_dump_table,
     pg_restore_file,
+    pg_tools_missing,
     restore,
     try_write,
 )
@@ -188,13 +188,30 @@ def test_background_writes_reraise_the_writers_error(db):
 def test_sqlite_tools_refuse_other_engines_and_pg_tools_refuse_sqlite(db, tmp_path):
     with pytest.raises(ValueError, match="PostgreSQL"):
         pg_dump_table(db, "ledger", tmp_path / "x.dump")
+    assert "works on PostgreSQL" in pg_tools_missing(db)
 
 
 @pytest.mark.realserver
-@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not on PATH")
+def test_pg_tools_older_than_the_server_or_absent_are_reported(monkeypatch, tmp_path):
+    eng = _server_engine("postgresql", monkeypatch)
+    try:
+        fake = tmp_path / "pg_dump"
+        fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("PATH", str(tmp_path))
+        assert "older than the PostgreSQL" in pg_tools_missing(eng)
+        fake.unlink()
+        assert "not on PATH" in pg_tools_missing(eng)
+    finally:
+        databases.drop(eng)
+
+
+@pytest.mark.realserver
 def test_pg_dump_and_restore_bring_a_table_back(monkeypatch, tmp_path):
     eng = _server_engine("postgresql", monkeypatch)
     try:
+        if pg_tools_missing(eng):
+            pytest.skip(pg_tools_missing(eng))
         with eng.begin() as conn:
             conn.execute(text("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner VARCHAR(20), "
                               "balance INTEGER)"))
