@@ -368,10 +368,6 @@ def integrity_check(path: str | Path) -> str:
         conn.close()
 
 
-#: Extra folders searched for PostgreSQL's client tools before PATH (an embedded server's own).
-PG_TOOL_DIRS: list[Path] = []
-
-
 def _pg_tool(tool: str, eng: Engine) -> str:
     """The path of ``tool`` (pg_dump, pg_restore) able to work with the engine's server.
 
@@ -379,8 +375,7 @@ def _pg_tool(tool: str, eng: Engine) -> str:
     """
     if kind(eng) != "postgresql":
         raise ValueError(f"{tool} works on PostgreSQL; this engine is {kind(eng)}")
-    search = os.pathsep.join([*(str(d) for d in PG_TOOL_DIRS), os.environ.get("PATH", "")])
-    exe = shutil.which(tool, path=search)
+    exe = shutil.which(tool)
     if exe is None:
         raise FileNotFoundError(f"{tool} is not on PATH (it comes with PostgreSQL's client tools)")
     said = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
