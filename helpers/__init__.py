@@ -12,7 +12,9 @@ By step:
   :mod:`helpers.rest_demo` (a small REST API), :mod:`helpers.oauth_demo` (OAuth2 + OIDC),
   :mod:`helpers.dns_lab` (an authoritative DNS server on 127.0.0.1, a caching resolver).
 - 03: :mod:`helpers.databases` (engines from DATABASE_URL), :mod:`helpers.dataset`,
-  :mod:`helpers.keyvalue` (Redis or fakeredis), :mod:`helpers.migrations` (Alembic).
+  :mod:`helpers.keyvalue` (Redis or fakeredis), :mod:`helpers.migrations` (Alembic),
+  :mod:`helpers.db_failures` (lock waits, a crash mid-transaction, backup and restore),
+  :mod:`helpers.dynamo` (DynamoDB in process with moto).
 - 04, 06: :mod:`helpers.mini_api` (the books API), :mod:`helpers.wsgi_process`
   (gunicorn/waitress subprocesses), :mod:`helpers.deploy_rules`, :mod:`helpers.serverless`
   (Lambda events and cold starts, for ``helpers.mini_api.aws_lambda``).
