@@ -1,0 +1,115 @@
+"""Which layer of tests catches which bug? Plant one bug in the mini API, run the tests, read the report.
+
+Step 04 tests the books API three ways (unit, integration, functional) and then asks
+which tests catch which bug. This module plants one bug from :data:`BUGS` for a whole
+pytest run, the way a mutation-testing tool (mutmut, cosmic-ray) plants a *mutant*, and
+reads pytest's JUnit XML report back as pass/fail counts per layer::
+
+    PLANTED_BUG=no-commit pytest -p helpers.testing_layers --junit-xml=report.xml tests/
+    layer_results("report.xml")   # {"unit": LayerResult(...), "integration": ..., ...}
+
+Loaded with ``-p helpers.testing_layers`` it is a pytest plugin: :func:`pytest_configure`
+plants the bug named in the ``PLANTED_BUG`` environment variable (nothing when it is
+empty), before any test module is imported. Each bug replaces one function of the
+package in the pytest process only; nothing on disk changes.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BUGS", "LAYERS", "LayerResult", "layer_results", "plant", "pytest_configure"]
+
+#: The layers, fastest first; each is a folder of tests (``tests/unit``, ...).
+LAYERS = ("unit", "integration", "functional")
+
+BUGS = {
+    "blank-title": "validate_book accepts a title made of spaces (an edge case in a pure function)",
+    "no-commit": "POST /books answers 201 but never commits: the book is gone when the request ends",
+    "env-config": "the app configured from the environment has no body-size limit "
+    "(load_config drops MAX_CONTENT_LENGTH)",
+}
+
+
+def plant(bug: str) -> None:
+    """Replace one function of ``helpers.mini_api`` with a subtly wrong one (``""``: none)."""
+    if not bug:
+        return
+    if bug not in BUGS:
+        raise ValueError(f"unknown bug {bug!r}; choose from {sorted(BUGS)}")
+    import helpers.mini_api as package
+    from helpers.mini_api import books, validation
+
+    if bug == "blank-title":
+        real_validate = validation.validate_book
+
+        def accepts_blank_title(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+            title = data.get("title")
+            if isinstance(title, str) and title and not title.strip():
+                return {**real_validate({**data, "title": "x"}, partial=partial), "title": ""}
+            return real_validate(data, partial=partial)
+
+        # Both names: books.py imported the function into its own namespace.
+        validation.validate_book = books.validate_book = accepts_blank_title
+    elif bug == "no-commit":
+        real_get_session = books.get_session
+
+        def session_that_never_commits():  # noqa: ANN202 (a SQLAlchemy Session)
+            session = real_get_session()
+            session.commit = session.flush  # ids are assigned, nothing is kept
+            return session
+
+        books.get_session = session_that_never_commits
+    elif bug == "env-config":
+        real_load_config = package.load_config
+
+        def forgets_the_limit(environ: Any) -> dict[str, Any]:
+            config = real_load_config(environ)
+            del config["MAX_CONTENT_LENGTH"]  # Flask's default, None, means "no limit"
+            return config
+
+        package.load_config = forgets_the_limit
+
+
+def pytest_configure(config: Any) -> None:
+    """pytest hook: plant the bug named by ``PLANTED_BUG`` before test modules are imported."""
+    plant(os.environ.get("PLANTED_BUG", ""))
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer's tests in a run: how many, how many failed, and their time."""
+
+    tests: int
+    failed: int
+    seconds: float
+
+    @property
+    def summary(self) -> str:
+        """``'6 passed'`` or ``'2 of 6 failed'``."""
+        return f"{self.tests} passed" if not self.failed else f"{self.failed} of {self.tests} failed"
+
+
+def layer_results(junit_xml: str | Path) -> dict[str, LayerResult]:
+    """Per layer (the test's top folder: ``unit``, ``integration``...), from pytest's ``--junit-xml``.
+
+    A test that failed or errored (a fixture that could not start the server) counts
+    as failed; the time of a test includes its fixtures' set-up and tear-down.
+    """
+    cases: dict[tuple[str, str], tuple[bool, float]] = {}
+    # pytest's own report, written by the run the caller just started: not untrusted XML.
+    for case in ET.parse(junit_xml).getroot().iter("testcase"):  # noqa: S314
+        key = (case.get("classname", ""), case.get("name", ""))
+        broken = case.find("failure") is not None or case.find("error") is not None
+        was_broken, seconds = cases.get(key, (False, 0.0))  # a tear-down error may repeat a test
+        cases[key] = (was_broken or broken, seconds + float(case.get("time", 0)))
+    results: dict[str, LayerResult] = {}
+    for (classname, _), (broken, seconds) in cases.items():
+        layer = classname.split(".")[0]
+        old = results.get(layer, LayerResult(0, 0, 0.0))
+        results[layer] = LayerResult(old.tests + 1, old.failed + broken, old.seconds + seconds)
+    return results
