@@ -12,17 +12,28 @@ Loaded with ``-p helpers.testing_layers`` it is a pytest plugin: :func:`pytest_c
 plants the bug named in the ``PLANTED_BUG`` environment variable (nothing when it is
 empty), before any test module is imported. Each bug replaces one function of the
 package in the pytest process only; nothing on disk changes.
+
+For testing functional tests, :func:`create_broken_app` builds the books API with one
+of the defects in :data:`SERVED_BREAKS`, each visible only to a client over HTTP, as
+step 02's ``helpers.rest_demo.create_broken_app`` does for the notes API.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUGS", "LAYERS", "LayerResult", "layer_results", "plant", "pytest_configure"]
+from flask import Flask, Response, json, request
+
+__all__ = [
+    "BUGS", "LAYERS", "SERVED_BREAKS", "LayerResult", "create_broken_app", "layer_results", "plant",
+    "pytest_configure",
+]
 
 #: The layers, fastest first; each is a folder of tests (``tests/unit``, ...).
 LAYERS = ("unit", "integration", "functional")
@@ -113,3 +124,81 @@ def layer_results(junit_xml: str | Path) -> dict[str, LayerResult]:
         old = results.get(layer, LayerResult(0, 0, 0.0))
         results[layer] = LayerResult(old.tests + 1, old.failed + broken, old.seconds + seconds)
     return results
+
+
+SERVED_BREAKS = {
+    "create-200": "POST /books answers 200 instead of 201",
+    "no-location": "POST /books answers 201 without a Location header",
+    "not-stored": "POST /books answers 201, but the book is not stored (a missing commit)",
+    "json-as-html": "books come with Content-Type text/html instead of application/json",
+    "request-id-replaced": "the caller's X-Request-ID is replaced by a fresh one",
+    "validation-400": "an invalid book is answered 400 instead of 422",
+    "errors-as-html": "errors come as an HTML page instead of application/problem+json",
+    "no-body-limit": "no MAX_CONTENT_LENGTH: a 100 kB body is read, not refused with 413",
+    "delete-keeps": "DELETE answers 204 but the book is still there",
+    "no-nosniff": "no response carries X-Content-Type-Options: nosniff (the hook that sets it is missing)",
+}
+
+
+def create_broken_app(defect: str, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The books API (``helpers.mini_api.create_app(test_config)``) with one defect from SERVED_BREAKS.
+
+    Everything else behaves as the real API; each defect is a small hook around it.
+    """
+    if defect not in SERVED_BREAKS:
+        raise ValueError(f"unknown defect {defect!r}; choose from {sorted(SERVED_BREAKS)}")
+    from helpers.mini_api import create_app
+    from helpers.mini_api.db import Book, get_session
+
+    app = create_app(dict(test_config or {}))
+    if defect == "no-body-limit":
+        app.config["MAX_CONTENT_LENGTH"] = None
+
+    @app.before_request
+    def keep_deleted_books() -> tuple[str, int] | None:
+        if defect == "delete-keeps" and request.method == "DELETE":
+            return "", 204  # answers as if deleted, deletes nothing
+        return None
+
+    # after_request hooks run last-registered first: these run before the app's own hook
+    # (which sets X-Request-ID and nosniff), so header defects are made in _with_headers.
+    @app.after_request
+    def break_the_api(response: Response) -> Response:
+        created = request.method == "POST" and response.status_code == 201
+        if defect == "create-200" and created:
+            response.status_code = 200
+        elif defect == "no-location" and created:
+            del response.headers["Location"]
+        elif defect == "not-stored" and created:
+            session = get_session()
+            session.delete(session.get(Book, response.get_json()["id"]))
+            session.commit()
+        elif defect == "json-as-html" and response.mimetype == "application/json":
+            response.mimetype = "text/html"
+        elif defect == "validation-400" and response.status_code == 422:
+            response.status_code = 400
+            response.set_data(json.dumps({**response.get_json(force=True), "status": 400}))
+        elif defect == "errors-as-html" and response.status_code >= 400:
+            response.set_data(f"<h1>Error {response.status_code}</h1>")
+            response.mimetype = "text/html"
+        return response
+
+    if defect == "no-nosniff":
+        app.wsgi_app = _with_headers(app.wsgi_app, lambda headers: [
+            (name, value) for name, value in headers if name.lower() != "x-content-type-options"])
+    elif defect == "request-id-replaced":
+        app.wsgi_app = _with_headers(app.wsgi_app, lambda headers: [
+            (name, uuid.uuid4().hex if name.lower() == "x-request-id" else value) for name, value in headers])
+    return app
+
+
+def _with_headers(wsgi_app: Callable, change: Callable[[list], list]) -> Callable:
+    """A WSGI middleware passing every response's header list through ``change``."""
+
+    def middleware(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        def changed_start_response(status: str, headers: list, exc_info: object = None) -> Callable:
+            return start_response(status, change(headers), exc_info)
+
+        return wsgi_app(environ, changed_start_response)
+
+    return middleware

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 import helpers.mini_api as package
 from helpers.mini_api import books, create_app, validation
 from helpers.mini_api.problems import ValidationFailed
-from helpers.testing_layers import BUGS, LAYERS, LayerResult, layer_results, plant
+from helpers.servers import serve
+from helpers.testing_layers import (
+    BUGS,
+    LAYERS,
+    SERVED_BREAKS,
+    LayerResult,
+    create_broken_app,
+    layer_results,
+    plant,
+)
 
 
 @pytest.fixture
@@ -84,3 +94,77 @@ def test_layer_results_counts_failures_errors_and_time(tmp_path):
     assert results["integration"] == LayerResult(tests=1, failed=1, seconds=pytest.approx(0.090))
     assert results["unit"].summary == "1 of 2 failed"
     assert LayerResult(6, 0, 0.01).summary == "6 passed"
+
+
+def journey(base_url):
+    """What a client sees of the six requests of step 04's Question 9 (create, read, invalid...)."""
+    seen = {}
+    with requests.Session() as http:
+        created = http.post(f"{base_url}/books", json={"title": "T", "author": "A"},
+                            headers={"X-Request-ID": "journey-1"}, timeout=5)
+        seen["create"] = (created.status_code, created.headers.get("Content-Type"),
+                          created.headers.get("Location"), created.headers.get("X-Request-ID"))
+        seen["read"] = http.get(f"{base_url}/books/1", timeout=5).status_code
+        invalid = http.post(f"{base_url}/books", json={"title": "T"}, timeout=5)
+        seen["invalid"] = (invalid.status_code, invalid.headers.get("Content-Type"), invalid.text[:1])
+        large = http.post(f"{base_url}/books", data=b"x" * 100_000, timeout=5,
+                          headers={"Content-Type": "application/json"})
+        seen["large"] = large.status_code
+        seen["delete"] = http.delete(f"{base_url}/books/1", timeout=5).status_code
+        gone = http.get(f"{base_url}/books/1", timeout=5)
+        seen["gone"] = (gone.status_code, gone.headers.get("X-Content-Type-Options"))
+    return seen
+
+
+GOOD = {
+    "create": (201, "application/json", "/books/1", "journey-1"),
+    "read": 200,
+    "invalid": (422, "application/problem+json", "{"),
+    "large": 413,
+    "delete": 204,
+    "gone": (404, "nosniff"),
+}
+CHANGED = {  # defect -> what a client sees differently
+    "create-200": {"create": (200, "application/json", "/books/1", "journey-1")},
+    "no-location": {"create": (201, "application/json", None, "journey-1")},
+    "not-stored": {"read": 404, "delete": 404},
+    "json-as-html": {"create": (201, "text/html; charset=utf-8", "/books/1", "journey-1")},
+    "validation-400": {"invalid": (400, "application/problem+json", "{")},
+    "errors-as-html": {"invalid": (422, "text/html; charset=utf-8", "<")},
+    "no-body-limit": {"large": 400},
+    "delete-keeps": {"gone": (200, "nosniff")},
+    "no-nosniff": {"gone": (404, None)},
+}
+
+
+def test_the_real_api_gives_the_good_journey():
+    server = serve(create_app({}), name="journey-good")
+    try:
+        assert journey(server.url) == GOOD
+    finally:
+        server.stop()
+    server.check()
+
+
+@pytest.mark.parametrize("defect", sorted(SERVED_BREAKS))
+def test_each_served_break_changes_what_a_client_sees(defect):
+    server = serve(create_broken_app(defect), name=f"journey-{defect}")
+    try:
+        seen = journey(server.url)
+    finally:
+        server.stop()
+    server.check()
+    if defect == "request-id-replaced":
+        request_id = seen["create"][3]
+        assert request_id != "journey-1" and len(request_id) == 32
+        seen["create"] = GOOD["create"]
+    else:
+        assert {step: seen[step] for step in CHANGED[defect]} == CHANGED[defect]
+    assert {step: got for step, got in seen.items() if step not in CHANGED.get(defect, {})} == {
+        step: want for step, want in GOOD.items() if step not in CHANGED.get(defect, {})}
+
+
+def test_unknown_defect_is_refused():
+    with pytest.raises(ValueError, match="unknown defect"):
+        create_broken_app("typo")
+    assert set(SERVED_BREAKS) == set(CHANGED) | {"request-id-replaced"}
