@@ -88,12 +88,19 @@ def test_layer_results_counts_failures_errors_and_time(tmp_path):
     report.write_text(JUNIT)
     results = layer_results(report)
     assert set(results) == {"unit", "integration", "functional"}
-    assert results["unit"] == LayerResult(tests=2, failed=1, seconds=pytest.approx(0.003))
+    assert results["unit"] == LayerResult(failed=1, times=(0.001, 0.002))
+    assert (results["unit"].tests, results["unit"].seconds) == (2, pytest.approx(0.003))
     assert results["functional"].failed == 1  # an error (a fixture that failed) counts
     # a tear-down error reported as a second entry of the same test: one test, failed, both times
-    assert results["integration"] == LayerResult(tests=1, failed=1, seconds=pytest.approx(0.090))
+    assert results["integration"] == LayerResult(failed=1, times=(pytest.approx(0.090),))
     assert results["unit"].summary == "1 of 2 failed"
-    assert LayerResult(6, 0, 0.01).summary == "6 passed"
+    assert LayerResult(0, (0.01,) * 6).summary == "6 passed"
+
+
+def test_median_is_the_typical_test_not_the_slow_one():
+    result = LayerResult(0, (0.175, 0.014, 0.057))
+    assert result.median == 0.057
+    assert result.seconds == pytest.approx(0.246)
 
 
 def journey(base_url):
