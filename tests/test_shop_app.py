@@ -642,6 +642,7 @@ def test_the_shop_api_conforms_to_its_openapi(case, api):
 
 
 def test_webhook_bodies_are_json_objects_only(shop):
-    for body in (b"[]", b"null", b"{", json.dumps({"id": 1}).encode()):
+    traversal = {"id": "evt_x", "type": "payment_intent.succeeded", "data": {"object": {"id": "../refunds"}}}
+    for body in (b"[]", b"null", b"{", json.dumps({"id": 1}).encode(), json.dumps(traversal).encode()):
         signature = sign(WEBHOOK_SECRET, body, int(shop.clock()))
         assert post_webhook(shop, body, signature).status_code == 400

@@ -11,6 +11,7 @@ current state, so events that arrive late or out of order cannot move an order b
 import hashlib
 import hmac
 import json
+import re
 
 import requests
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from .states import advance, now
 
 bp = Blueprint("payments", __name__)
 SIGNATURE_HEADER = "Provider-Signature"
+EVENT_FIELD = re.compile(r"[A-Za-z0-9_.]{1,64}")
 
 
 class ProviderUnavailable(Exception):
@@ -86,7 +88,8 @@ def parse_event(body):
         event_id, kind, intent_id = event["id"], event["type"], event["data"]["object"]["id"]
     except (ValueError, KeyError, TypeError):
         raise ApiError(400, "not a payment event") from None
-    if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in (event_id, kind, intent_id)):
+    # The intent id goes into a URL path of the provider's API: letters, digits and _ only.
+    if not all(isinstance(v, str) and EVENT_FIELD.fullmatch(v) for v in (event_id, kind, intent_id)):
         raise ApiError(400, "not a payment event")
     return event_id, kind, intent_id
 
