@@ -27,6 +27,7 @@ pieces here, so their cells stay short::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import secrets
 import sys
@@ -86,8 +87,15 @@ class ShopServer:
         self.server, self.app, self.package, self.clock, self.provider = server, app, package, clock, provider
         self.engine, self._own_provider = lab_engine, own_provider
         self.url = server.url
-        worker = importlib.import_module(package.__name__ + ".worker")
-        self.worker = worker.Worker(app)
+        self._worker: Any = None
+
+    @property
+    def worker(self) -> Any:
+        """The package's ``worker.Worker`` for this app (made on first use: a capstone
+        writes ``worker.py`` in its last milestone)."""
+        if self._worker is None:
+            self._worker = importlib.import_module(self.package.__name__ + ".worker").Worker(self.app)
+        return self._worker
 
     def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)`` inside the app's context (e.g. a service function)."""
@@ -109,19 +117,22 @@ class ShopServer:
         """Re-raise the first exception the shop, the provider or the worker raised."""
         self.server.check()
         self.provider.server.check()
-        self.worker.check()
+        if self._worker is not None:
+            self._worker.check()
 
     def stop(self) -> None:
-        self.worker.stop()
+        if self._worker is not None:
+            self._worker.stop()
         self.server.stop()
         if self._own_provider:
             self.provider.stop()
-        worker = importlib.import_module(self.package.__name__ + ".worker")
-        with Connection(self.app.config["BROKER_URL"]) as broker:  # a real broker keeps queues
-            queue = worker.fulfilment_queue(self.app)(broker.default_channel)
-            queue.declare()  # it may not exist yet: nothing was published
-            queue.delete()
-            queue.exchange.delete()
+        if importlib.util.find_spec(self.package.__name__ + ".worker") is not None:
+            worker = importlib.import_module(self.package.__name__ + ".worker")
+            with Connection(self.app.config["BROKER_URL"]) as broker:  # a real broker keeps queues
+                queue = worker.fulfilment_queue(self.app)(broker.default_channel)
+                queue.declare()  # it may not exist yet: nothing was published
+                queue.delete()
+                queue.exchange.delete()
         self.app.extensions["shop_engine"].dispose()
         databases.drop(self.engine)
 

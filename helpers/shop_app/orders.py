@@ -18,7 +18,7 @@ import secrets
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
-from . import idempotency, payments
+from . import idempotency, provider
 from .auth import current_customer, require_admin
 from .cart import cart_lines
 from .db import cart_items, engine, order_lines, orders, products, transaction
@@ -83,7 +83,7 @@ def pay(order_id, payment_method):
         order = load_order(conn, order_id)
     intent_id = order["payment_intent"]
     if intent_id is None:
-        status, intent = payments.call("POST", "/v1/payment_intents", {
+        status, intent = provider.call("POST", "/v1/payment_intents", {
             "amount": order["total_cents"], "currency": order["currency"],
             "metadata": {"order_id": str(order_id)}}, key=f"{order['reference']}-intent")
         if status != 200:
@@ -91,13 +91,13 @@ def pay(order_id, payment_method):
         intent_id = intent["id"]
         with transaction() as conn:
             conn.execute(orders.update().where(orders.c.id == order_id).values(payment_intent=intent_id))
-    status, intent = payments.call("POST", f"/v1/payment_intents/{intent_id}/confirm",
+    status, intent = provider.call("POST", f"/v1/payment_intents/{intent_id}/confirm",
                                    {"payment_method": payment_method}, key=f"{order['reference']}-confirm")
     if status != 200:  # e.g. a payment method the provider does not accept: no charge
-        intent = payments.fetch_intent(intent_id) or {}
+        intent = provider.fetch_intent(intent_id) or {}
         if intent.get("status", "requires_confirmation") == "requires_confirmation":
             intent = dict(intent, status="failed", amount_refunded=0)
-    return payments.reconcile(order_id, intent)
+    return provider.reconcile(order_id, intent)
 
 
 @bp.post("/api/checkout")
@@ -117,7 +117,7 @@ def checkout():
         return jsonify(payload), status, {"Idempotent-Replayed": "true"}
     try:
         status, payload = complete_checkout(customer["id"], key, claim.order_id, address, method)
-    except payments.ProviderUnavailable:
+    except provider.ProviderUnavailable:
         idempotency.release(customer["id"], key)
         raise ApiError(502, "the payment provider did not answer; "
                             "retry with the same Idempotency-Key") from None
@@ -179,10 +179,10 @@ def refund(order_id):
         raise ApiError(404, "no such order")
     if order["status"] not in ("paid", "fulfilled"):
         raise ApiError(409, f"a {order['status']} order cannot be refunded")
-    status, answer = payments.call("POST", "/v1/refunds", {"payment_intent": order["payment_intent"]},
+    status, answer = provider.call("POST", "/v1/refunds", {"payment_intent": order["payment_intent"]},
                                    key=f"{order['reference']}-refund")
     if status != 200:
         raise ApiError(409, "the provider refused the refund")
-    payments.reconcile(order_id, payments.fetch_intent(order["payment_intent"]) or {})
+    provider.reconcile(order_id, provider.fetch_intent(order["payment_intent"]) or {})
     with engine().connect() as conn:
         return jsonify(order_json(conn, load_order(conn, order_id)))

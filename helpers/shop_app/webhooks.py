@@ -1,11 +1,9 @@
-"""The payment provider: calls to its API, and the signed webhooks it sends back.
+"""Webhooks from the payment provider: verified, recorded once, reconciled.
 
-Every call that changes something carries an idempotency key derived from the order's
-random reference, so the shop can repeat a call whose answer it never got without
-charging twice. Webhooks are verified (HMAC-SHA256 over ``"<timestamp>.<body>"``, a
-timestamp no older than the tolerance), recorded by event id so a repeat does nothing,
-and never trusted for the order's state: the shop asks the provider for the payment's
-current state, so events that arrive late or out of order cannot move an order back.
+A webhook is verified (HMAC-SHA256 over ``"<timestamp>.<body>"``, a timestamp no older than
+the tolerance), recorded by event id so a repeat does nothing, and never trusted for the
+order's state: the shop asks the provider for the payment's current state, so events that
+arrive late or out of order cannot move an order backwards.
 """
 
 import hashlib
@@ -13,56 +11,17 @@ import hmac
 import json
 import re
 
-import requests
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
 from .db import orders, transaction, webhook_events
 from .errors import ApiError
+from .provider import fetch_intent, status_for
 from .states import advance, now
 
-bp = Blueprint("payments", __name__)
+bp = Blueprint("webhooks", __name__)
 SIGNATURE_HEADER = "Provider-Signature"
 EVENT_FIELD = re.compile(r"[A-Za-z0-9_.]{1,64}")
-
-
-class ProviderUnavailable(Exception):
-    """The provider did not answer, or answered 5xx: the outcome is unknown, retry later."""
-
-
-def call(method, path, body=None, key=None):
-    """``(status, JSON body)`` of one provider API call."""
-    config = current_app.config
-    headers = {"Authorization": f"Bearer {config['PAYMENT_API_KEY']}"}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    try:
-        response = requests.request(method, config["PAYMENT_PROVIDER_URL"] + path, json=body,
-                                    headers=headers, timeout=config["PAYMENT_TIMEOUT"])
-    except requests.RequestException as error:
-        raise ProviderUnavailable(str(error)) from None
-    if response.status_code >= 500:
-        raise ProviderUnavailable(f"the provider answered {response.status_code}")
-    return response.status_code, response.json()
-
-
-def fetch_intent(intent_id):
-    """The payment's current state at the provider; None if the provider does not know it."""
-    status, intent = call("GET", f"/v1/payment_intents/{intent_id}")
-    return intent if status == 200 else None
-
-
-def status_for(intent):
-    """The order status the payment's state calls for."""
-    if intent.get("amount_refunded", 0) > 0:
-        return "refunded"
-    return {"succeeded": "paid", "failed": "cancelled"}.get(intent.get("status"), "pending")
-
-
-def reconcile(order_id, intent):
-    """Bring the order in line with the payment (only ever forwards)."""
-    with transaction() as conn:
-        return advance(conn, order_id, status_for(intent))
 
 
 def verify(body, header):
