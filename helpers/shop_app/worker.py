@@ -66,8 +66,16 @@ def consume(app, timeout=0.2):
 
     def on_message(body, message):
         nonlocal handled
-        with app.app_context():
-            fulfil(int(body["order_id"]))
+        order_id = body.get("order_id") if isinstance(body, dict) else None
+        if type(order_id) is not int:
+            message.reject()  # malformed: retrying cannot help (a real system dead-letters it)
+            return
+        try:
+            with app.app_context():
+                fulfil(order_id)
+        except Exception:
+            message.requeue()  # back to the queue for a later try (memory:// drops unacked ones on close)
+            raise
         message.ack()  # only after the commit: a crash before it means a redelivery
         handled += 1
 
