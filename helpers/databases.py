@@ -55,6 +55,7 @@ __all__ = [
     "engine",
     "explain",
     "index_used",
+    "isolated_url",
     "kind",
     "server_url",
     "show",
@@ -217,6 +218,18 @@ def engine(label: str = "default", url: str | None = None, echo: bool = False) -
         _registry[label] = eng
         _created[id(eng)] = info
     return eng
+
+
+def isolated_url(eng: Engine) -> str:
+    """A URL (password included) that reaches ``eng``'s isolated database from an engine of
+    one's own, e.g. an app that builds its engine from ``DATABASE_URL``: PostgreSQL's
+    schema goes into ``options`` (the search_path), MariaDB's database and SQLite's file are
+    in the URL already."""
+    info = _created.get(id(eng))
+    url = eng.url
+    if info is not None and info.kind == "postgresql":
+        url = url.update_query_dict({"options": f"-csearch_path={info.name}"})
+    return url.render_as_string(hide_password=False)
 
 
 def kind(eng: Engine | Connection) -> str:

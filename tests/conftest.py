@@ -9,10 +9,11 @@ import pytest
 
 from helpers.servers import stop_all
 
-# The committed walkthrough outputs are those of the default path (SQLite, fakeredis).
-# A DATABASE_URL or REDIS_URL left in the shell would switch the notebooks nbval runs to a
-# real server; tests/test_real_servers.py sets them itself, one test at a time.
-for _variable in ("DATABASE_URL", "REDIS_URL"):
+# The committed walkthrough outputs are those of the default path (SQLite, fakeredis,
+# kombu's memory://). A DATABASE_URL, REDIS_URL or BROKER_URL left in the shell would switch
+# the notebooks nbval runs to a real server; tests/test_real_servers.py and
+# tests/test_shop_app.py pass them themselves, one test at a time.
+for _variable in ("DATABASE_URL", "REDIS_URL", "BROKER_URL"):
     os.environ.pop(_variable, None)
 
 
