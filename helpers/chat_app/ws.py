@@ -1,0 +1,197 @@
+"""Milestone 3 and 5: the WebSocket endpoint. Authenticate on connect, then JSON frames.
+
+Client to server::
+
+    {"type": "join", "room": 1, "after": 0}            # history after seq 0, then live
+    {"type": "send", "room": 1, "body": "hi", "nonce": "c1-1"}
+    {"type": "leave", "room": 1}
+
+Server to client: ``hello``, ``message`` (``room``, ``seq``, ``user``, ``body`` ...),
+``joined`` (history sent), ``ack`` (your send is stored, with its ``seq``), ``presence``
+(``online``), ``error`` (``code``, ``detail``). Every frame is JSON text, never HTML: the
+body arrives exactly as it was typed, and the page that shows it sets it as text.
+
+Resume without loss or duplicates: per room, a connection remembers the highest seq it
+delivered and delivers only ``delivered + 1``. A live message further ahead means a gap
+(another instance published later, or pub/sub dropped one); the gap is read from the
+database, where every earlier message is already committed (see messages.py).
+"""
+
+import asyncio
+import json
+import secrets
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .auth import bearer_hash
+from .rooms import MAX_ID, Forbidden, NotFound
+
+MAX_FRAME = 8 * 1024  # characters in one frame from a client
+QUEUE_SIZE = 1000  # events waiting for a slow client before it is dropped (it can resume)
+
+
+class Connection:
+    """One authenticated socket: its rooms' positions and the queue only its writer reads."""
+
+    def __init__(self, websocket, user, session_hash, chat):
+        self.websocket, self.user, self.session_hash, self.chat = websocket, user, session_hash, chat
+        self.username = user["username"]
+        self.id = secrets.token_hex(8)  # unique across instances, for presence
+        self.delivered = {}  # room id -> highest seq sent to this client
+        self.waiting = {}  # room id -> {seq: message} that arrived ahead of a gap
+        self.queue = asyncio.Queue(QUEUE_SIZE)
+        self.overflowed = False
+
+    def deliver(self, event):
+        """Called by the hub for each event of a joined room (never blocks)."""
+        try:
+            self.queue.put_nowait(("event", event))
+        except asyncio.QueueFull:
+            self.overflowed = True  # a client this slow is cut off; it resumes from its last seq
+
+    async def writer(self):
+        """The only task that sends: history, live events in order, replies."""
+        while True:
+            kind, item = await self.queue.get()
+            if self.overflowed:
+                await self.websocket.close(code=1013, reason="too slow; reconnect and resume")
+                return
+            if kind == "reply":
+                await self.websocket.send_json(item)
+            elif kind == "join":
+                await self._send_history(item)
+            elif item["type"] == "message":
+                await self._live(item)
+            elif item["room"] in self.delivered:  # presence of a room still joined
+                await self.websocket.send_json(item)
+
+    async def _send_history(self, room_id):
+        if room_id not in self.delivered:
+            return  # left again before the history was sent
+        await self._fill(room_id, upto=None)  # from the join's ``after`` or what live events delivered
+        await self.websocket.send_json({"type": "joined", "room": room_id, "seq": self.delivered[room_id]})
+
+    async def _fill(self, room_id, upto):
+        """Send the room's stored messages after the last one delivered (up to ``upto``)."""
+        while True:
+            after = self.delivered[room_id]
+            batch = await asyncio.to_thread(self.chat.messages.read, room_id, after, 200, upto)
+            for message in batch:
+                await self._send_message(message)
+            if len(batch) < 200:
+                return
+
+    async def _send_message(self, message):
+        await self.websocket.send_json({"type": "message", **message})
+        self.delivered[message["room"]] = message["seq"]
+
+    async def _live(self, message):
+        room_id, seq = message["room"], message["seq"]
+        if room_id not in self.delivered or seq <= self.delivered[room_id]:
+            return  # not joined (any more), or a duplicate of what history already sent
+        waiting = self.waiting[room_id]
+        waiting[seq] = message
+        if seq > self.delivered[room_id] + 1:
+            await self._fill(room_id, upto=seq - 1)  # the gap is committed: read it
+        while self.delivered[room_id] + 1 in waiting:
+            await self._send_message(waiting.pop(self.delivered[room_id] + 1))
+        for old in [s for s in waiting if s <= self.delivered[room_id]]:
+            del waiting[old]
+
+    def reply(self, data):
+        try:
+            self.queue.put_nowait(("reply", data))
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+async def authenticate(websocket, chat):
+    """The session behind the handshake (``Authorization: Bearer`` or ``?ticket=``), or None."""
+    session_hash = bearer_hash(websocket.headers)
+    if session_hash is None:
+        session_hash = await chat.tickets.redeem(websocket.query_params.get("ticket"))
+    if session_hash is None:
+        return None, None
+    return session_hash, await asyncio.to_thread(chat.accounts.user_for, session_hash)
+
+
+async def endpoint(websocket: WebSocket):
+    chat = websocket.app.state.chat
+    await chat.start()
+    session_hash, user = await authenticate(websocket, chat)
+    if user is None:
+        await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
+        return
+    await websocket.accept()
+    connection = Connection(websocket, user, session_hash, chat)
+    writer = asyncio.create_task(connection.writer())
+    connection.reply({"type": "hello", "user": user})
+    try:
+        while not writer.done():
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            if frame.get("text") is None:
+                await websocket.close(code=1003, reason="text frames only")
+                break
+            if len(frame["text"]) > MAX_FRAME:
+                await websocket.close(code=1009, reason="frame too big")
+                break
+            if not await handle(connection, frame["text"]):
+                await websocket.close(code=1008, reason="session ended")
+                break
+    except WebSocketDisconnect:
+        pass
+    finally:
+        writer.cancel()
+        for room_id in list(connection.delivered):
+            await chat.hub.leave(room_id, connection)
+
+
+def error(code, detail, **extra):
+    return {"type": "error", "code": code, "detail": detail, **extra}
+
+
+async def handle(connection, text):
+    """Act on one client frame; False if the session is no longer valid."""
+    chat, user = connection.chat, connection.user
+    try:
+        data = json.loads(text)
+    except ValueError:
+        connection.reply(error("bad_json", "frames are JSON objects"))
+        return True
+    if not isinstance(data, dict) or data.get("type") not in ("join", "send", "leave"):
+        connection.reply(error("bad_type", "type: join, send or leave"))
+        return True
+    room_id = data.get("room")
+    if not isinstance(room_id, int) or isinstance(room_id, bool):
+        connection.reply(error("bad_room", "room: a room id"))
+        return True
+    # The session may have ended (logout, expiry) since the socket opened.
+    if await asyncio.to_thread(chat.accounts.user_for, connection.session_hash) is None:
+        return False
+    if data["type"] == "send":
+        result = await chat.send(user, room_id, data.get("body"), data.get("nonce"))
+        connection.reply({**result, "room": room_id, "nonce": data.get("nonce")})
+        return True
+    try:
+        await asyncio.to_thread(chat.rooms.require_member, user["id"], room_id)
+    except NotFound:
+        connection.reply(error("not_found", "no such room", room=room_id))
+        return True
+    except Forbidden as denied:
+        connection.reply(error("forbidden", str(denied), room=room_id))
+        return True
+    if data["type"] == "join":
+        after = data.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
+            connection.reply(error("bad_after", "after: the last seq you saw, 0 or more", room=room_id))
+            return True
+        if room_id not in connection.delivered:  # joining twice changes nothing
+            connection.delivered[room_id], connection.waiting[room_id] = after, {}
+            await chat.hub.enter(room_id, connection)  # subscribed before the history is read
+        connection.queue.put_nowait(("join", room_id))  # QueueFull: a flood; the socket ends
+    elif room_id in connection.delivered:  # leave
+        del connection.delivered[room_id], connection.waiting[room_id]
+        await chat.hub.leave(room_id, connection)
+    return True
