@@ -44,13 +44,14 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from helpers import asgi_server, databases
 from helpers.blog_lab import CHEAP_ARGON2, FakeClock
 
-__all__ = ["TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult", "import_chat", "load_run",
-           "start_pair"]
+__all__ = ["TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult", "handshake_status",
+           "import_chat", "load_run", "start_pair"]
 
 #: The password of the users :meth:`ChatClient.signup` creates (a test fixture, not a secret).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -219,6 +220,16 @@ class ChatClient(requests.Session):
         return ChatSocket(url, headers, **kwargs)
 
 
+def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
+    """The HTTP status a WebSocket handshake to ``url`` gets: 101 if the server accepts it
+    (the socket is closed again at once), else the refusal's status (403 ...)."""
+    try:
+        with connect(url, additional_headers=headers or {}, open_timeout=5):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
 class ChatSocket:
     """A chat WebSocket: ``join``, ``send``, ``leave``, and ``next(type)`` to read frames.
 
@@ -293,12 +304,15 @@ class ChatSocket:
 
 @dataclass
 class LoadResult:
-    """What :func:`load_run` measured: sends, deliveries and delivery latencies (seconds)."""
+    """What :func:`load_run` measured: sends, deliveries (distinct messages received, summed
+    over the clients), repeats and out-of-order arrivals, and delivery latencies (seconds)."""
 
     clients: int
     sent: int
     delivered: int
     expected: int
+    duplicates: int
+    out_of_order: int
     seconds: float
     latencies: list[float] = field(repr=False)
 
@@ -349,6 +363,7 @@ async def _load(urls: list[str], tokens: list[str], room: int, messages: int, in
 
     n = len(tokens)
     expected = n * messages  # each client receives every message, its own included
+    run = secrets.token_hex(4)
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
     sockets = []
@@ -362,18 +377,27 @@ async def _load(urls: list[str], tokens: list[str], room: int, messages: int, in
                 pass
             sockets.append(ws)
 
+        problems = {"duplicates": 0, "out_of_order": 0}
+
         async def receive(ws: Any) -> int:
-            got = 0
-            while got < expected:
+            seen: set[str] = set()
+            last_seq = 0
+            while len(seen) < expected:
                 frame = json.loads(await ws.recv())
-                if frame["type"] == "message" and frame["nonce"] in sent_at:
-                    latencies.append(time.perf_counter() - sent_at[frame["nonce"]])
-                    got += 1
-            return got
+                if frame["type"] != "message" or frame["nonce"] not in sent_at:
+                    continue
+                if frame["nonce"] in seen:
+                    problems["duplicates"] += 1
+                    continue
+                latencies.append(time.perf_counter() - sent_at[frame["nonce"]])
+                seen.add(frame["nonce"])
+                problems["out_of_order"] += frame["seq"] < last_seq
+                last_seq = frame["seq"]
+            return len(seen)
 
         async def send(i: int, ws: Any) -> None:
             for k in range(messages):
-                nonce = f"load-{i}-{k}"
+                nonce = f"load-{run}-{i}-{k}"  # unique per run: a nonce used before is a retry
                 sent_at[nonce] = time.perf_counter()
                 await ws.send(json.dumps({"type": "send", "room": room, "body": f"message {k} from {i}",
                                           "nonce": nonce}))
@@ -384,4 +408,5 @@ async def _load(urls: list[str], tokens: list[str], room: int, messages: int, in
         await asyncio.gather(*(send(i, ws) for i, ws in enumerate(sockets)))
         delivered = sum(await asyncio.gather(*receivers))
         seconds = time.perf_counter() - start
-        return LoadResult(n, n * messages, delivered, n * expected, seconds, latencies)
+        return LoadResult(n, n * messages, delivered, n * expected, problems["duplicates"],
+                          problems["out_of_order"], seconds, latencies)

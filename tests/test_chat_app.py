@@ -19,11 +19,10 @@ import time
 import pytest
 import redis
 import sqlalchemy as sa
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from helpers.chat_app import db as chat_db
-from helpers.chat_lab import ChatClient, ChatSocket, load_run, start_pair
+from helpers.chat_lab import ChatClient, ChatSocket, handshake_status, load_run, start_pair
 
 REAL_REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -113,15 +112,6 @@ def room_with(owner: ChatClient, *others: ChatClient, name: str = "general", pri
 def rows(chat, sql: str, **params):
     with chat.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(sql), params)]
-
-
-def handshake_status(url: str, headers: dict | None = None) -> int:
-    """The HTTP status of a WebSocket handshake that the server refuses (101 if it accepts)."""
-    try:
-        with connect(url, additional_headers=headers or {}, open_timeout=5):
-            return 101
-    except InvalidStatus as refused:
-        return refused.response.status_code
 
 
 # ---- authentication on connect ------------------------------------------------------------
@@ -480,6 +470,7 @@ def test_the_load_run_delivers_every_message(fake_pair):
     room = room_with(users[0], *users[1:], name="load")
     result = load_run([fake_pair.a.url, fake_pair.b.url], [u.token for u in users], room, messages=3)
     assert (result.sent, result.delivered, result.expected) == (12, 48, 48)
+    assert (result.duplicates, result.out_of_order) == (0, 0)
     assert len(result.latencies) == 48 and 0 < result.percentile(50) <= result.percentile(95) < 30
 
 
