@@ -60,7 +60,11 @@ def test_anatomy(path):
     assert "Prerequisites" in opening and "Time" in opening, "says prerequisites and time"
     closing = nb.cells[-1].source
     assert "## Recap" in closing, "ends with a recap"
-    assert f"my-work/{path.stem}/{path.stem}.ipynb" in closing, "links to the step's exercises"
+    step = next(s for s in STEPS if s.slug == path.stem)
+    if step.built:
+        assert f"my-work/{path.stem}/{path.stem}.ipynb" in closing, "links to the step's exercises"
+    else:  # a walkthrough may come before its exercises (a capstone's reference app, say)
+        assert "coming" in closing, "says the step's exercises are coming"
 
 
 @pytest.mark.parametrize("path", WALKTHROUGHS, ids=ids(WALKTHROUGHS))
