@@ -144,6 +144,34 @@ def test_sessions_expire_and_an_open_socket_notices(fake_pair):
     assert rows(fake_pair, "SELECT count(*) FROM messages") == [(0,)]
 
 
+def test_a_listening_socket_is_closed_when_its_session_ends(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    chat = start_pair("helpers.chat_app", SESSION_RECHECK=0.1)
+    alice = ChatClient(chat.a.url).signup("alice")
+    with alice.socket(chat.b.url) as ws:
+        ws.join(room_with(alice))
+        assert alice.post("/api/logout").status_code == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.next(timeout=3)
+        assert closed.value.rcvd.code == 1008
+    chat.check()
+    chat.stop()
+
+
+def test_joins_and_leaves_are_rate_limited(fake_pair):
+    alice = ChatClient(fake_pair.a.url).signup("alice")
+    room = room_with(alice)
+    with alice.socket() as ws:
+        for _ in range(10):
+            ws.send_json({"type": "join", "room": room})
+            ws.send_json({"type": "leave", "room": room})
+        assert [f for f in ws.drain() if f["type"] == "error"] == []  # 20 in 10 s are fine
+        assert ws.join(room)["code"] == "rate_limited"
+        assert ws.send(room, "sending is counted apart")["type"] == "ack"
+
+
 def test_the_token_is_stored_hashed_and_login_is_uniform(fake_pair):
     alice = ChatClient(fake_pair.a.url).signup("alice")
     stored = rows(fake_pair, "SELECT token_hash FROM sessions")

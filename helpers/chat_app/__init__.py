@@ -35,6 +35,7 @@ DEFAULTS = {
     "CLOCK": time.time,  # sessions, tickets and the rate limit read it; tests pass a fake one
     "SESSION_SECONDS": 30 * 60,
     "TICKET_SECONDS": 30,
+    "SESSION_RECHECK": 30.0,  # seconds between checks that an open socket's session is still live
     "RATE_LIMIT": (20, 10.0),  # messages per user per this many seconds, across instances
     "LOGIN_LIMIT": (10, 15 * 60.0),  # login attempts per username
     "ARGON2": {},  # argon2-cffi's defaults; tests pass cheaper ones

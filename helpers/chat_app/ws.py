@@ -40,6 +40,8 @@ class Connection:
         self.websocket, self.user, self.session_hash, self.chat = websocket, user, session_hash, chat
         self.username = user["username"]
         self.id = secrets.token_hex(8)  # unique across instances, for presence
+        self.rooms = set()  # rooms joined (the reader task's view, for presence)
+        # Only the writer task touches these two, so no await can find them half-changed.
         self.delivered = {}  # room id -> highest seq sent to this client
         self.waiting = {}  # room id -> {seq: message} that arrived ahead of a gap
         self.queue = asyncio.Queue(QUEUE_SIZE)
@@ -61,18 +63,24 @@ class Connection:
             if kind == "reply":
                 await self.websocket.send_json(item)
             elif kind == "join":
-                await self._send_history(item)
+                await self._join(*item)
+            elif kind == "leave":
+                self.delivered.pop(item, None)
+                self.waiting.pop(item, None)
             elif kind == "gap":
                 await self._close_gap(item)
             elif item["type"] == "message":
                 await self._live(item)
-            elif item["room"] in self.delivered:  # presence of a room still joined
+            elif item["room"] in self.rooms:  # presence (unordered) of a room still joined
                 await self.websocket.send_json(item)
 
-    async def _send_history(self, room_id):
+    async def _join(self, room_id, after):
+        """Send the history after ``after``, then ``joined``. The hub already hands this
+        connection the room's live events; those that came before this point were dropped
+        (not joined yet), and they are committed, so the history read here has them."""
         if room_id not in self.delivered:
-            return  # left again before the history was sent
-        await self._fill(room_id, upto=None)  # from the join's ``after`` or what live events delivered
+            self.delivered[room_id], self.waiting[room_id] = after, {}
+        await self._fill(room_id, upto=None)
         await self.websocket.send_json({"type": "joined", "room": room_id, "seq": self.delivered[room_id]})
 
     async def _fill(self, room_id, upto):
@@ -124,6 +132,10 @@ class Connection:
     def reply(self, data):
         self._enqueue(("reply", data))
 
+    def reply_later(self, item):
+        """Queue a ``join`` or ``leave`` for the writer, behind what is already queued."""
+        self._enqueue(item)
+
 
 async def authenticate(websocket, chat):
     """The session behind the handshake (``Authorization: Bearer`` or ``?ticket=``), or None."""
@@ -133,6 +145,17 @@ async def authenticate(websocket, chat):
     if session_hash is None:
         return None, None
     return session_hash, await asyncio.to_thread(chat.accounts.user_for, session_hash)
+
+
+async def watch_session(connection):
+    """Close a socket whose session has ended (logout, expiry), even one that only listens:
+    re-check every SESSION_RECHECK seconds."""
+    chat = connection.chat
+    while True:
+        await asyncio.sleep(chat.config["SESSION_RECHECK"])
+        if await asyncio.to_thread(chat.accounts.user_for, connection.session_hash) is None:
+            await connection.websocket.close(code=1008, reason="session ended")
+            return
 
 
 async def endpoint(websocket: WebSocket):
@@ -145,6 +168,7 @@ async def endpoint(websocket: WebSocket):
     await websocket.accept()
     connection = Connection(websocket, user, session_hash, chat)
     writer = asyncio.create_task(connection.writer())
+    watchdog = asyncio.create_task(watch_session(connection))
     connection.reply({"type": "hello", "user": user})
     try:
         while not writer.done():
@@ -164,8 +188,13 @@ async def endpoint(websocket: WebSocket):
         pass
     finally:
         writer.cancel()
-        for room_id in list(connection.delivered):
+        watchdog.cancel()
+        for room_id in list(connection.rooms):
             await chat.hub.leave(room_id, connection)
+        failure = writer.exception() if writer.done() and not writer.cancelled() else None
+        # The client going away mid-send is normal; anything else is a bug the server should record.
+        if failure is not None and not isinstance(failure, (WebSocketDisconnect, OSError, RuntimeError)):
+            raise failure
 
 
 def error(code, detail, **extra):
@@ -202,16 +231,21 @@ async def handle(connection, text):
     except Forbidden as denied:
         connection.reply(error("forbidden", str(denied), room=room_id))
         return True
+    # Joins and leaves are limited like sends: each one publishes a presence update to everyone.
+    if await chat.limiter.hit(f"commands:{user['id']}"):
+        connection.reply(error("rate_limited", "too many joins and leaves", room=room_id))
+        return True
     if data["type"] == "join":
         after = data.get("after", 0)
         if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
             connection.reply(error("bad_after", "after: the last seq you saw, 0 or more", room=room_id))
             return True
-        if room_id not in connection.delivered:  # joining twice changes nothing
-            connection.delivered[room_id], connection.waiting[room_id] = after, {}
+        if room_id not in connection.rooms:  # joining twice changes nothing
+            connection.rooms.add(room_id)
             await chat.hub.enter(room_id, connection)  # subscribed before the history is read
-        connection.queue.put_nowait(("join", room_id))  # QueueFull: a flood; the socket ends
-    elif room_id in connection.delivered:  # leave
-        del connection.delivered[room_id], connection.waiting[room_id]
+        connection.reply_later(("join", (room_id, after)))
+    elif room_id in connection.rooms:  # leave
+        connection.rooms.discard(room_id)
+        connection.reply_later(("leave", room_id))
         await chat.hub.leave(room_id, connection)
     return True
