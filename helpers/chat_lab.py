@@ -50,8 +50,8 @@ from websockets.sync.client import connect
 from helpers import asgi_server, databases
 from helpers.blog_lab import CHEAP_ARGON2, FakeClock
 
-__all__ = ["TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult", "handshake_status",
-           "import_chat", "load_run", "start_pair"]
+__all__ = ["OPENAPI", "TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult",
+           "handshake_status", "import_chat", "load_run", "start_pair"]
 
 #: The password of the users :meth:`ChatClient.signup` creates (a test fixture, not a secret).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -410,3 +410,86 @@ async def _load(urls: list[str], tokens: list[str], room: int, messages: int, in
         seconds = time.perf_counter() - start
         return LoadResult(n, n * messages, delivered, n * expected, problems["duplicates"],
                           problems["out_of_order"], seconds, latencies)
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, **_json(schema)}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    error = _ok("error", _object(["error"], error={"type": "string"}, code={"type": "string"}))
+    return {str(code): error for code in (*codes, 413)}
+
+
+_INT, _STR, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
+_ROOM_ID = {"name": "room_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+_ROOM = _object(["id", "name", "private"], id=_INT, name=_STR, private=_BOOL, owner=_STR, member=_BOOL,
+                last_seq=_INT)
+_MESSAGE = _object(["room", "seq", "user", "body"], room=_INT, seq=_INT, user=_STR, body=_STR,
+                   nonce={"type": "string", "nullable": True}, created={"type": "number"})
+_CREDENTIALS = _object(["username", "password"],
+                       username={"type": "string", "pattern": "^[A-Za-z0-9_]{3,30}$"},
+                       password={"type": "string", "minLength": 12, "maxLength": 128})
+_ROOM_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_](?:[A-Za-z0-9_ -]{0,38}[A-Za-z0-9_-])?$"}
+# Non-blank, at most 2000 characters, no control or bidirectional-override characters.
+_FORBIDDEN = "\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+_BODY = {"type": "string", "maxLength": 2000,
+         "pattern": f"^[^{_FORBIDDEN}]*[^\\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"}
+_NONCE = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+
+#: The chat's HTTP API as an OpenAPI 3.0 document: what tests/test_chat_app.py points
+#: schemathesis at. Everything but register and login needs ``Authorization: Bearer``.
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Chat API (step 10c)", "version": "1.0"},
+    "paths": {
+        "/api/register": {"post": {"requestBody": {"required": True, **_json(_CREDENTIALS)}, "responses": {
+            "201": _ok("created", _object(["id", "username"], id=_INT, username=_STR)),
+            **_errors(400, 409)}}},
+        "/api/login": {"post": {"requestBody": {"required": True, **_json(_CREDENTIALS)}, "responses": {
+            "200": _ok("a session", _object(["token", "expires_in"], token=_STR, expires_in=_INT)),
+            **_errors(400, 401, 429)}}},
+        "/api/logout": {"post": {"responses": {"204": {"description": "logged out"}, **_errors(401)}}},
+        "/api/me": {"get": {"responses": {
+            "200": _ok("the user", _object(["id", "username"], id=_INT, username=_STR)), **_errors(401)}}},
+        "/api/tickets": {"post": {"responses": {
+            "201": _ok("a one-time ticket", _object(["ticket", "expires_in"], ticket=_STR, expires_in=_INT)),
+            **_errors(401)}}},
+        "/api/rooms": {
+            "get": {"responses": {"200": _ok("visible rooms", _object(["rooms"], rooms={
+                "type": "array", "items": _ROOM})), **_errors(401)}},
+            "post": {"requestBody": {"required": True, **_json(_object(["name"], name=_ROOM_NAME,
+                                                                        private=_BOOL))},
+                     "responses": {"201": _ok("created", _ROOM), **_errors(400, 401, 409)}}},
+        "/api/rooms/{room_id}": {"parameters": [_ROOM_ID], "get": {"responses": {
+            "200": _ok("the room", _ROOM), **_errors(401, 404)}}},
+        "/api/rooms/{room_id}/members": {"parameters": [_ROOM_ID], "post": {
+            # An unknown username is a 404, like an unknown room.
+            "requestBody": {"required": False, **_json(_object([], username=_STR))},
+            "responses": {"201": _ok("a member", _object(["room", "username"], room=_INT, username=_STR)),
+                          **_errors(400, 401, 403, 404)}}},
+        "/api/rooms/{room_id}/messages": {
+            "parameters": [_ROOM_ID],
+            "get": {"parameters": [{"name": "after", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}},
+                                   {"name": "limit", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                    "responses": {"200": _ok("history", _object(["messages", "last_seq"], messages={
+                        "type": "array", "items": _MESSAGE}, last_seq=_INT)), **_errors(400, 401, 403, 404)}},
+            "post": {"requestBody": {"required": True, **_json(_object(["body"], body=_BODY, nonce=_NONCE))},
+                     "responses": {"201": _ok("stored", _object(["type", "seq", "duplicate"], type=_STR,
+                                                                seq=_INT, duplicate=_BOOL)),
+                                   **_errors(400, 401, 403, 404, 429)}}},
+        "/api/rooms/{room_id}/presence": {"parameters": [_ROOM_ID], "get": {"responses": {
+            "200": _ok("online", _object(["room", "online"], room=_INT, online={
+                "type": "array", "items": _STR})), **_errors(401, 403, 404)}}},
+    },
+}

@@ -18,11 +18,13 @@ import time
 
 import pytest
 import redis
+import schemathesis
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 from websockets.exceptions import ConnectionClosed
 
 from helpers.chat_app import db as chat_db
-from helpers.chat_lab import ChatClient, ChatSocket, handshake_status, load_run, start_pair
+from helpers.chat_lab import OPENAPI, ChatClient, ChatSocket, handshake_status, load_run, start_pair
 
 REAL_REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -513,3 +515,33 @@ def test_start_pair_shares_one_database_and_cleans_up(pair):
 
 def test_the_tables_are_the_data_model():
     assert sorted(chat_db.metadata.tables) == ["memberships", "messages", "rooms", "sessions", "users"]
+
+
+# ---- schemathesis ---------------------------------------------------------------------------
+
+schema = schemathesis.openapi.from_dict(OPENAPI)
+SETTINGS = settings(max_examples=25, deadline=None, database=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck), print_blob=False)
+
+
+@pytest.fixture
+def api(monkeypatch):
+    """The reference chat with a public and a private room, and alice's bearer header."""
+    chat = start("fakeredis", monkeypatch)
+    alice = ChatClient(chat.a.url).signup("alice")
+    room_with(alice, name="public")
+    room_with(alice, name="private", private=True)
+    alice.post("/api/rooms/1/messages", json={"body": "hello"})
+    yield chat, {"Authorization": f"Bearer {alice.token}"}
+    chat.check()
+    chat.stop()
+
+
+@schema.parametrize()
+@SETTINGS
+def test_the_chat_api_conforms_to_its_openapi(case, api):
+    """Generated requests, logged in: no 5xx, documented statuses, bodies match their schemas."""
+    chat, headers = api
+    if case.path == "/api/logout":
+        return  # it would end the session the other operations use; tested above
+    case.call_and_validate(base_url=chat.a.url, headers=headers)

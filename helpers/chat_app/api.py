@@ -134,7 +134,7 @@ async def members(request):
         username = await asyncio.to_thread(chat.rooms.add_member, user["id"], room_id_of(request),
                                            data.get("username"))
     except ValueError as invalid:
-        raise HTTPException(400, str(invalid)) from None
+        raise HTTPException(404 if str(invalid) == "no such user" else 400, str(invalid)) from None
     return JSONResponse({"room": room_id_of(request), "username": username}, status_code=201)
 
 
