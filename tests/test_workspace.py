@@ -70,6 +70,14 @@ def test_walkthrough_copies_link_to_each_other_and_to_the_home(work):
     assert "](../my-work/01-fundamentals/01-fundamentals.ipynb)" in text, "still finds the exercises"
 
 
+def test_links_to_a_capstone_walkthrough_point_at_its_copy(work):
+    workspace.ensure_copies()
+    step = steps.find_step("09")
+    text = "\n".join(c.source for c in nbformat.read(workspace.walkthrough_copy(step), as_version=4).cells
+                     if c.cell_type == "markdown")
+    assert "](10a-blog-walkthrough.ipynb)" in text and "](10a-blog.ipynb)" not in text
+
+
 def test_running_a_walkthrough_copy_leaves_the_tracked_file_alone(work):
     tracked = FIRST.walkthrough.read_bytes()
     workspace.ensure_copies()

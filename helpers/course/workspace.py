@@ -76,7 +76,7 @@ def copy_walkthrough(step: Step, target: Path) -> None:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = re.sub(
-                r"\]\((\d\d-[a-z-]+)\.ipynb\)",
+                r"\]\((\d\d[a-z]?-[a-z-]+)\.ipynb\)",  # 09-beyond-rest, 10a-blog
                 lambda m: f"]({m.group(1)}-walkthrough.ipynb)" if m.group(1) in names else m.group(0),
                 cell.source,
             ).replace("](../README.md#the-steps)", "](../HOME.md)")
