@@ -48,9 +48,8 @@ MARIADB = os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1
 AMQP = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
-#: The graded project, drafted: not yet an assignment (helpers.course.steps.assignments()
-#: lists only solutions/<slug>/<slug>.ipynb), so neither released nor graded by the proofs.
-SOLUTION_DRAFT = REPO / "solutions" / "10b-shop" / "10b-shop.draft.ipynb"
+#: The graded project: what the learner's %%writefile cells write must be the reference app.
+SOLUTION = REPO / "solutions" / "10b-shop" / "10b-shop.ipynb"
 MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
 
 
@@ -63,7 +62,7 @@ def code_without_docstring(source: str) -> str:
 
 def test_the_reference_app_is_what_the_project_notebook_writes():
     files = {}
-    for cell in read(SOLUTION_DRAFT).cells:
+    for cell in read(SOLUTION).cells:
         if cell.cell_type == "code" and cell.source.startswith("%%writefile "):
             first, body = cell.source.split("\n", 1)
             files[first.split()[1]] = MARKERS.sub("", body)
