@@ -712,14 +712,16 @@ def other_spellings(nb):
                if cell.metadata.get("nbgrader", {}).get("solution")}
     webhooks = answers["q10b_4-answer"]
     assert "hmac.compare_digest(" in webhooks.source
-    webhooks.source = (webhooks.source.replace("import hmac\n", "import hmac\nfrom hmac import compare_digest as same\n")
-                       .replace("hmac.compare_digest(", "same("))
+    from_import = "import hmac\nfrom hmac import compare_digest as same\n"
+    webhooks.source = webhooks.source.replace("import hmac\n", from_import)
+    webhooks.source = webhooks.source.replace("hmac.compare_digest(", "same(")
     orders = answers["q10b_3-answer"]
     core = re.compile(r"reserved = conn\.execute\(\n.*?\)\)\.rowcount\n", re.DOTALL)
     assert core.search(orders.source)
     orders.source = core.sub(
-        'reserved = conn.execute(sa.text("update products set stock = stock - :q where id = :id and :q <= stock"),\n'
-        '                                    {"q": line["quantity"], "id": line["product_id"]}).rowcount\n',
+        'reserved = conn.execute(sa.text("update products set stock = stock - :q "\n'
+        '                                         "where id = :id and :q <= stock"),\n'
+        '                                 {"q": line["quantity"], "id": line["product_id"]}).rowcount\n',
         orders.source, count=1)
     return nb
 
@@ -734,7 +736,8 @@ def test_the_hidden_tests_accept_other_correct_spellings(tmp_path):
         not c.metadata.get("nbgrader", {}).get("grade") or c.metadata["nbgrader"].get("solution")
         or c.metadata["nbgrader"]["grade_id"] in keep)]
     assert sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in keep) == 2
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
     try:
         client.execute(env=kernel_env())
     except CellExecutionError as error:
