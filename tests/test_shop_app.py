@@ -33,10 +33,12 @@ import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from kombu import Connection
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from schemathesis.checks import positive_data_acceptance
 
 from helpers import databases
-from helpers.course.cells import read
+from helpers.course.cells import kernel_env, read
 from helpers.course.steps import REPO
 from helpers.payment_provider import sign
 from helpers.shop_app import money, states
@@ -48,9 +50,8 @@ MARIADB = os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1
 AMQP = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
-#: The graded project, drafted: not yet an assignment (helpers.course.steps.assignments()
-#: lists only solutions/<slug>/<slug>.ipynb), so neither released nor graded by the proofs.
-SOLUTION_DRAFT = REPO / "solutions" / "10b-shop" / "10b-shop.draft.ipynb"
+#: The graded project: what the learner's %%writefile cells write must be the reference app.
+SOLUTION = REPO / "solutions" / "10b-shop" / "10b-shop.ipynb"
 MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
 
 
@@ -63,7 +64,7 @@ def code_without_docstring(source: str) -> str:
 
 def test_the_reference_app_is_what_the_project_notebook_writes():
     files = {}
-    for cell in read(SOLUTION_DRAFT).cells:
+    for cell in read(SOLUTION).cells:
         if cell.cell_type == "code" and cell.source.startswith("%%writefile "):
             first, body = cell.source.split("\n", 1)
             files[first.split()[1]] = MARKERS.sub("", body)
@@ -701,3 +702,46 @@ def test_webhook_bodies_are_json_objects_only(shop):
     for body in (b"[]", b"null", b"{", json.dumps({"id": 1}).encode(), json.dumps(traversal).encode()):
         signature = sign(WEBHOOK_SECRET, body, int(shop.clock()))
         assert post_webhook(shop, body, signature).status_code == 400
+
+
+def other_spellings(nb):
+    """The project's answers rewritten the way other correct learners write them: webhooks.py
+    with ``from hmac import compare_digest as same``, orders.py reserving stock with text()
+    SQL in lower case and the check the other way round (``:q <= stock``)."""
+    answers = {cell.metadata.nbgrader["grade_id"]: cell for cell in nb.cells
+               if cell.metadata.get("nbgrader", {}).get("solution")}
+    webhooks = answers["q10b_4-answer"]
+    assert "hmac.compare_digest(" in webhooks.source
+    from_import = "import hmac\nfrom hmac import compare_digest as same\n"
+    webhooks.source = webhooks.source.replace("import hmac\n", from_import)
+    webhooks.source = webhooks.source.replace("hmac.compare_digest(", "same(")
+    orders = answers["q10b_3-answer"]
+    core = re.compile(r"reserved = conn\.execute\(\n.*?\)\)\.rowcount\n", re.DOTALL)
+    assert core.search(orders.source)
+    orders.source = core.sub(
+        'reserved = conn.execute(sa.text("update products set stock = stock - :q "\n'
+        '                                         "where id = :id and :q <= stock"),\n'
+        '                                 {"q": line["quantity"], "id": line["product_id"]}).rowcount\n',
+        orders.source, count=1)
+    return nb
+
+
+def test_the_hidden_tests_accept_other_correct_spellings(tmp_path):
+    """A correct answer spelled differently keeps its points: the compare_digest spy sees a
+    ``from hmac import`` name, and the SQL check takes lower-case text() with ``:q <= stock``.
+    Runs the project up to those two hidden test cells (oversell, signatures) in a kernel."""
+    keep = {"q10b_3-oversell", "q10b_4-signatures"}
+    nb = other_spellings(read(SOLUTION))
+    nb.cells = [c for c in nb.cells if c.cell_type == "code" and (
+        not c.metadata.get("nbgrader", {}).get("grade") or c.metadata["nbgrader"].get("solution")
+        or c.metadata["nbgrader"]["grade_id"] in keep)]
+    assert sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in keep) == 2
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    try:
+        client.execute(env=kernel_env())
+    except CellExecutionError as error:
+        pytest.fail(f"a correct answer written differently lost points:\n{error}")
+    noisy = [c.source.splitlines()[0] for c in nb.cells for out in c.get("outputs", [])
+             if out.output_type == "stream" and out.name == "stderr"]
+    assert noisy == [], f"cells wrote to stderr (nbgrader would score them 0): {noisy}"
