@@ -109,6 +109,9 @@ def autograde_batch(assignment, tmp_path_factory):
 class GradingProofs:
     """The proofs for one assignment; a subclass per assignment is made below."""
 
+    # The batch is graded in the first test's set-up: a capstone's (40+ submissions, each
+    # serving its app) can take longer than the suite's 600 s per test on a busy machine.
+    pytestmark = [pytest.mark.timeout(1800)]
     assignment: str
 
     @pytest.fixture
