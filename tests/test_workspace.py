@@ -55,7 +55,7 @@ def test_commands_print_the_error_and_return_2(command, capsys, work):
 
 
 def test_reset_of_a_step_without_exercises_says_coming(capsys, work):
-    assert main(["reset", "10b"]) == 2
+    assert main(["reset", "10c"]) == 2
     assert "no exercises yet (coming)" in capsys.readouterr().err
 
 
