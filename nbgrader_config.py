@@ -9,7 +9,12 @@ from pathlib import Path
 
 import nbgrader
 
+from helpers.grader.startup import cache_metadata_schema
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+# Check nbgrader's cell-metadata schema once per process, not once per cell (same results).
+cache_metadata_schema()
 
 c.CourseDirectory.course_id = "backend-roadmap-lab"
 c.CourseDirectory.source_directory = "solutions"

@@ -12,8 +12,10 @@ the union of their `fails`); a mismatch names the mistake. A catalogue author wh
 wants each mistake graded alone, e.g. to see one new entry's own result, runs
 `PROOFS_ONE_PER_SUBMISSION=1 pytest tests/test_grading.py -k 01_fundamentals`.
 
-`PROOFS_WORKERS=N` grades the batches with the course's own grading command
-(helpers/grader, N worker processes) instead of stock `nbgrader autograde`.
+Batches are graded as an instructor grades a class: with the course's own grading
+command (helpers/grader, `python -m helpers.course grade`), two worker processes by
+default (`PROOFS_WORKERS=N` for N; tests/test_grade_command.py shows that it gives the
+grades stock nbgrader gives). `PROOFS_WORKERS=0` grades them with stock `nbgrader autograde`.
 
 Where bubblewrap is installed (CI installs it), every batch is graded confined, as an
 instructor grades a class (`GRADER_CONFINE=1`, helpers/grader/sandbox.py); elsewhere
@@ -93,9 +95,9 @@ def autograde_batch(assignment, tmp_path_factory):
             batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
             for expected in batch:
                 course.submit(expected.student, expected.notebook)
-            workers = os.environ.get("PROOFS_WORKERS")
+            workers = int(os.environ.get("PROOFS_WORKERS", "2"))
             with confined():
-                course.autograde(workers=int(workers) if workers else None)
+                course.autograde(workers=workers or None)
             _batches[assignment] = (course, batch, course.results())
         # Every test of the class reports it, without regrading (pytest-timeout's Failed
         # is no Exception: uncached, each of the class's tests would regrade the batch).
