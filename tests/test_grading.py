@@ -95,9 +95,8 @@ def autograde_batch(assignment, tmp_path_factory):
             batch = proofs.build_batch(course.source_notebook, course.released_notebook, assignment)
             for expected in batch:
                 course.submit(expected.student, expected.notebook)
-            workers = int(os.environ.get("PROOFS_WORKERS", "2"))
             with confined():
-                course.autograde(workers=workers or None)
+                course.autograde(workers=proofs.proof_workers())
             _batches[assignment] = (course, batch, course.results())
         # Every test of the class reports it, without regrading (pytest-timeout's Failed
         # is no Exception: uncached, each of the class's tests would regrade the batch).

@@ -177,6 +177,12 @@ def _with_answers(nb: NotebookNode, sources: dict[str, str]) -> NotebookNode:
     return nb
 
 
+def proof_workers() -> int | None:
+    """How many grading workers grade a proof batch: ``PROOFS_WORKERS`` (default 2), or
+    ``None`` for stock ``nbgrader autograde`` (``PROOFS_WORKERS=0``)."""
+    return int(os.environ.get("PROOFS_WORKERS", "2")) or None
+
+
 def one_per_submission() -> bool:
     """True when ``PROOFS_ONE_PER_SUBMISSION=1``: grade each catalogued mistake alone."""
     return os.environ.get("PROOFS_ONE_PER_SUBMISSION", "") not in ("", "0")
