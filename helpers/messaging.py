@@ -42,12 +42,15 @@ from typing import Any
 from kombu import Connection, Exchange, Queue
 
 __all__ = [
+    "ATTEMPTS",
     "BROKER_VAR",
     "NATS_VAR",
     "Names",
+    "attempt",
     "connect",
     "crash",
     "delete_rq_queue",
+    "drain",
     "describe",
     "get_all",
     "jetstream_tour",
@@ -77,7 +80,8 @@ def connect(url: str | None = None) -> Connection:
     On memory://, consumers poll every 10 ms (kombu's default is one second).
     """
     target = broker_url(url)
-    options = {"confirm_publish": True} if target.startswith(("amqp", "pyamqp")) else {"polling_interval": 0.01}
+    amqp = target.startswith(("amqp", "pyamqp"))
+    options = {"confirm_publish": True} if amqp else {"polling_interval": 0.01}
     conn = Connection(target, transport_options=options, connect_timeout=5)
     try:
         conn.ensure_connection(max_retries=1)
@@ -172,6 +176,20 @@ def get_all(queue: Queue, ack: bool = True) -> list[Any]:
     return taken
 
 
+def drain(conn: Connection, idle: float = 0.1) -> int:
+    """Deliver to ``conn``'s consumers until nothing arrives for ``idle`` seconds; return how many.
+
+    The only wait in this module: proving that *no* message comes needs a deadline.
+    """
+    delivered = 0
+    while True:
+        try:
+            conn.drain_events(timeout=idle)
+        except TimeoutError:
+            return delivered
+        delivered += 1
+
+
 def redelivered(message: Any) -> bool:
     """True if the broker delivered ``message`` before (the AMQP ``redelivered`` flag)."""
     if "redelivered" in message.delivery_info:
@@ -193,6 +211,11 @@ def crash(conn: Connection) -> None:
     conn.release()
 
 
+def attempt(message: Any) -> int:
+    """Which attempt at ``message`` this is: its ``x-attempts`` header, 1 when it has none."""
+    return int((message.headers or {}).get("x-attempts", 1))
+
+
 def retry_or_dead_letter(message: Any, producer: Any, error: Exception, *, retry_to: Queue,
                          dead_letters: Queue, max_attempts: int) -> str:
     """After a failed attempt: publish ``message`` again with its attempt count, or dead-letter it.
@@ -203,7 +226,7 @@ def retry_or_dead_letter(message: Any, producer: Any, error: Exception, *, retry
     The original is acknowledged only after the copy is published: a crash in between
     leaves both, a duplicate, never a loss. Returns ``"retried"`` or ``"dead-lettered"``.
     """
-    attempts = int((message.headers or {}).get("x-attempts", 1))
+    attempts = attempt(message)
     if attempts < max_attempts:
         target, outcome, headers = retry_to, "retried", {"x-attempts": attempts + 1}
     else:
@@ -317,7 +340,8 @@ async def jetstream_tour(url: str, orders: int = 3) -> dict[str, Any]:
         await js.add_stream(name=name, subjects=[subject])
         for n in range(1, orders + 1):
             await js.publish(subject, f"order {n}".encode(), headers={"Nats-Msg-Id": f"order-{n}"})
-        again = await js.publish(subject, f"order {orders}".encode(), headers={"Nats-Msg-Id": f"order-{orders}"})
+        again = await js.publish(subject, f"order {orders}".encode(),  # the last one, republished
+                                 headers={"Nats-Msg-Id": f"order-{orders}"})
         facts["republish dropped as duplicate"] = again.duplicate
         facts["messages in stream"] = (await js.stream_info(name)).state.messages
         billing = await js.pull_subscribe(subject, durable="billing", stream=name)
@@ -334,7 +358,8 @@ async def jetstream_tour(url: str, orders: int = 3) -> dict[str, Any]:
         facts["ack floor (stream sequence)"] = info.ack_floor.stream_seq
         facts["waiting for billing"] = info.num_pending
         analytics = await js.pull_subscribe(subject, durable="analytics", stream=name)
-        facts["a second consumer reads from the start"] = [m.data.decode() for m in await analytics.fetch(1, timeout=5)]
+        replayed = await analytics.fetch(1, timeout=5)
+        facts["a second consumer reads from the start"] = [m.data.decode() for m in replayed]
     finally:
         try:
             await js.delete_stream(name)
