@@ -97,7 +97,8 @@ def bm25(query_terms: Sequence[str], doc_terms: Sequence[str], doc_freq: dict[st
 
     For each query term: its inverse document frequency (rare terms weigh more) times
     its frequency in the document, saturated by ``k1`` and normalised by the document's
-    length relative to ``avg_len`` (``b``). SQLite's FTS5 uses these defaults.
+    length relative to ``avg_len`` (``b``). ``k1`` and ``b`` are the defaults of SQLite's
+    FTS5 and of Lucene; the idf is Lucene's (never negative).
     """
     counts = Counter(doc_terms)
     score = 0.0
