@@ -302,6 +302,11 @@ def run_jobs(queue) -> None:
     worker.work(burst=True, logging_level="CRITICAL", with_scheduler=False)
 
 
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal inside a Redis SCAN pattern (``*``, ``?``, ``[``, ``]``, ``\\`` escaped)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
 def delete_rq_queue(queue, jobs=()) -> list[str]:
     """Remove ``queue``'s keys and those of ``jobs`` from Redis; return the keys removed.
 
@@ -309,9 +314,9 @@ def delete_rq_queue(queue, jobs=()) -> list[str]:
     queue or the job id; a real Redis keeps them until deleted (or until their TTL).
     """
     r = queue.connection
-    keys = {k.decode() for k in r.scan_iter(match=f"rq:*{queue.name}*", count=500)}
+    keys = {k.decode() for k in r.scan_iter(match=f"rq:*{_glob_escape(queue.name)}*", count=500)}
     for job in jobs:
-        keys |= {k.decode() for k in r.scan_iter(match=f"rq:*{job.id}*", count=500)}
+        keys |= {k.decode() for k in r.scan_iter(match=f"rq:*{_glob_escape(job.id)}*", count=500)}
     if keys:
         r.delete(*sorted(keys))
     r.srem("rq:queues", queue.key)  # RQ's list of known queues
