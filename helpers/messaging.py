@@ -341,8 +341,10 @@ async def jetstream_tour(url: str, orders: int = 3) -> dict[str, Any]:
     name = f"LAB_{secrets.token_hex(4).upper()}"
     subject = f"{name.lower()}.orders"
     facts: dict[str, Any] = {}
+    created = False
     try:
-        await js.add_stream(name=name, subjects=[subject])
+        await js.add_stream(name=name, subjects=[subject])  # fails if the server runs without -js
+        created = True
         for n in range(1, orders + 1):
             await js.publish(subject, f"order {n}".encode(), headers={"Nats-Msg-Id": f"order-{n}"})
         again = await js.publish(subject, f"order {orders}".encode(),  # the last one, republished
@@ -367,7 +369,8 @@ async def jetstream_tour(url: str, orders: int = 3) -> dict[str, Any]:
         facts["a second consumer reads from the start"] = [m.data.decode() for m in replayed]
     finally:
         try:
-            await js.delete_stream(name)
+            if created:
+                await js.delete_stream(name)
         finally:
             await nc.close()
     return facts
