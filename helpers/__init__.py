@@ -20,6 +20,8 @@ By step:
   (Lambda events and cold starts, for ``helpers.mini_api.aws_lambda``).
 - 07: :mod:`helpers.tls` (a local CA), :mod:`helpers.vulnerable_apps` (attack, then fix).
 - 08: :mod:`helpers.observability` (JSON logs, request IDs, metrics).
+- 11a: :mod:`helpers.messaging` (kombu on memory:// or RabbitMQ, Redis Streams, RQ jobs,
+  NATS JetStream), :mod:`helpers.search` (a corpus, BM25, SQLite FTS5 or PostgreSQL full text).
 
 The course machinery (release, grading, the learner's self-check, benchmarks)
 lives in :mod:`helpers.course` and runs as ``python -m helpers.course ...``.

@@ -10,10 +10,10 @@ import pytest
 from helpers.servers import stop_all
 
 # The committed walkthrough outputs are those of the default path (SQLite, fakeredis,
-# kombu's memory://). A DATABASE_URL, REDIS_URL or BROKER_URL left in the shell would switch
-# the notebooks nbval runs to a real server; tests/test_real_servers.py and
-# tests/test_shop_app.py pass them themselves, one test at a time.
-for _variable in ("DATABASE_URL", "REDIS_URL", "BROKER_URL"):
+# kombu's memory://, no NATS). A DATABASE_URL, REDIS_URL, BROKER_URL or NATS_URL left in the
+# shell would switch the notebooks nbval runs to a real server; tests/test_real_servers.py,
+# tests/test_shop_app.py and tests/test_messaging.py pass them themselves, one test at a time.
+for _variable in ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "NATS_URL"):
     os.environ.pop(_variable, None)
 
 

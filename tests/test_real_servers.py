@@ -1,4 +1,5 @@
-"""Step 03 on real servers: PostgreSQL and MariaDB (DATABASE_URL) and Redis (REDIS_URL).
+"""Steps 03 and 11a on real servers: PostgreSQL and MariaDB (DATABASE_URL), Redis (REDIS_URL),
+and for 11a also RabbitMQ (BROKER_URL) and NATS JetStream (NATS_URL).
 
 nbval checks the walkthrough's committed outputs on the default path (SQLite and
 fakeredis). Here the same walkthrough and the same grading proofs run again with the
@@ -14,9 +15,12 @@ Each run sets ``LAB_RUN_ID`` to a fresh value, so the schemas, databases and Red
 it creates have names of their own (``lab_<run>_...``, ``lab:<run>_...``); the notebook
 removes its own, and the test removes whatever a killed kernel left behind.
 
+Step 11a's walkthrough runs once with every one of its servers that answers set at once
+(the broker, Redis, PostgreSQL, NATS), and must say it used each of them.
+
 Servers are probed with a short timeout; an unreachable one is skipped with the reason
-printed. The URLs can be changed with LAB_TEST_POSTGRES_URL, LAB_TEST_MARIADB_URL and
-LAB_TEST_REDIS_URL.
+printed. The URLs can be changed with LAB_TEST_POSTGRES_URL, LAB_TEST_MARIADB_URL,
+LAB_TEST_REDIS_URL, LAB_TEST_AMQP_URL and LAB_TEST_NATS_URL.
 """
 
 from __future__ import annotations
@@ -217,3 +221,84 @@ class GradingOnServer:
 for _server in SERVERS:
     _name = f"TestGradingOn_{_server.name}"
     globals()[_name] = type(_name, (GradingOnServer,), {"server_name": _server.name})
+
+
+# --- Step 11a: messaging and search ---------------------------------------------------------
+
+STEP_11A = "11a-messaging-and-search"
+AMQP = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+NATS = os.environ.get("LAB_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def _amqp_unreachable(url: str) -> str | None:
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as broker:
+            broker.ensure_connection(max_retries=1)
+    except Exception as error:  # any failure to connect means: skip, with the reason
+        return f"rabbitmq not reachable at {url}: {type(error).__name__}: {error}"
+    return None
+
+
+def _tcp_unreachable(url: str) -> str | None:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+    except OSError as error:
+        return f"nats not reachable at {url}: {error}"
+    return None
+
+
+def test_11a_walkthrough_runs_on_the_real_servers(monkeypatch):
+    postgres, redis_server = SERVERS[0], SERVERS[2]
+    wanted = {  # variable: (url, why it cannot be used or None, what the notebook prints with it)
+        "BROKER_URL": (AMQP, _amqp_unreachable(AMQP), "RabbitMQ "),
+        "REDIS_URL": (redis_server.url, unreachable(redis_server), "Redis "),
+        "DATABASE_URL": (postgres.url, unreachable(postgres), "PostgreSQL full-text search"),
+        "NATS_URL": (NATS, _tcp_unreachable(NATS), "NATS JetStream at"),
+    }
+    for variable in wanted:
+        monkeypatch.delenv(variable, raising=False)
+    used = {v: (url, says) for v, (url, reason, says) in wanted.items() if reason is None}
+    for reason in (reason for _, reason, _ in wanted.values() if reason):
+        print(f"SKIPPED for 11a: {reason}")
+    if not used:
+        pytest.skip("none of step 11a's servers answers")
+    run_id = f"t{secrets.token_hex(3)}"
+    monkeypatch.setenv("LAB_RUN_ID", run_id)
+    for variable, (url, _) in used.items():
+        monkeypatch.setenv(variable, url)
+    nb = nbformat.read(NOTEBOOKS / f"{STEP_11A}.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"the 11a walkthrough failed with {sorted(used)} set:\n{error}")
+    stdout, noisy = outputs(nb)
+    text = stdout + "\n".join(str(out.get("data", {}).get("text/plain", "")) for cell in nb.cells
+                              if cell.cell_type == "code" for out in cell.outputs)
+    for variable, (_, says) in used.items():
+        assert says in text, f"with {variable} set the notebook never says it used that server ({says!r})"
+    for fallback in ("memory://", "fakeredis", "SQLite", "NATS_URL is not set"):
+        named = {"memory://": "BROKER_URL", "fakeredis": "REDIS_URL", "SQLite": "DATABASE_URL",
+                 "NATS_URL is not set": "NATS_URL"}[fallback]
+        if named in used:
+            assert fallback not in stdout, f"with {named} set the notebook fell back to {fallback}"
+    assert noisy == [], f"cells wrote to stderr: {noisy}"
+    if "REDIS_URL" in used:
+        left = remove_leftovers(redis_server, run_id)
+        assert left == [], f"the notebook left these Redis keys behind: {left}"
+        client_ = redis.Redis.from_url(redis_server.url, decode_responses=True, socket_connect_timeout=2)
+        try:
+            rq_left = sorted(client_.scan_iter(match=f"rq:*lab-{run_id}_*", count=500))
+        finally:
+            client_.close()
+        assert rq_left == [], f"the notebook left these RQ keys behind: {rq_left}"
+    if "DATABASE_URL" in used:
+        left = databases.drop_leftovers(postgres.url, prefix=f"lab_{run_id}_")
+        assert left == [], f"the notebook left these schemas behind: {left}"

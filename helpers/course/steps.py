@@ -1,4 +1,4 @@
-"""The ten roadmap steps and where their files live in the repository."""
+"""The roadmap steps (ten, and step 11 beyond them) and where their files live in the repository."""
 
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ STEPS = [
     Step("10a-blog", "Capstone: a blog with authentication and authorisation"),
     Step("10b-shop", "Capstone: an e-commerce backend with payments"),
     Step("10c-chat", "Capstone: a real-time chat"),
+    # Step 11, architecture and scaling (DESIGN §2, beyond the roadmap's first ten).
+    Step("11a-messaging-and-search", "Messaging and search: brokers, logs, background jobs, full text"),
 ]
 
 
