@@ -152,6 +152,31 @@ def build(eng: Engine, size: str = "full", seed: int = 3) -> dict[str, int]:
     with eng.begin() as conn:
         for name, table in tables.items():
             batch = rows[name]
-            for start in range(0, len(batch), 20_000):
-                conn.execute(table.insert(), batch[start:start + 20_000])
+            if conn.dialect.name == "sqlite":
+                sql, params = _driver_rows(conn.dialect, table, batch)
+                for start in range(0, len(params), 20_000):
+                    conn.exec_driver_sql(sql, params[start:start + 20_000])
+            else:  # PostgreSQL and MariaDB: SQLAlchemy already sends multi-row INSERTs
+                for start in range(0, len(batch), 20_000):
+                    conn.execute(table.insert(), batch[start:start + 20_000])
     return {name: len(batch) for name, batch in rows.items()}
+
+
+def _driver_rows(dialect: sa.Dialect, table: sa.Table, batch: list[dict]) -> tuple[str, list]:
+    """``table``'s INSERT in the driver's own SQL, and ``batch`` as the driver takes it.
+
+    What ``conn.execute(table.insert(), batch)`` would send, with each column type's
+    conversion applied here (on SQLite a datetime becomes SQLAlchemy's text form), minus
+    SQLAlchemy's per-row bookkeeping: on SQLite that costs more than the inserts themselves
+    for the 175,000 rows of the full dataset (the same rows are stored either way).
+    """
+    keys = list(batch[0])
+    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
+    convert = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
+
+    def value(row: dict, key: str) -> object:
+        return convert[key](row[key]) if convert[key] else row[key]
+
+    if compiled.positional:  # "?" or "%s" placeholders, in this order
+        return str(compiled), [tuple(value(row, key) for key in compiled.positiontup) for row in batch]
+    return str(compiled), [{key: value(row, key) for key in keys} for row in batch]

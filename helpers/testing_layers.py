@@ -13,6 +13,12 @@ plants the bug named in the ``PLANTED_BUG`` environment variable (nothing when i
 empty), before any test module is imported. Each bug replaces one function of the
 package in the pytest process only; nothing on disk changes.
 
+Run as a program it runs the same tests once per bug, one pytest session after another
+in one process, so Python, pytest, Flask and SQLAlchemy start once rather than once per
+bug; each session writes ``report-<bug>.xml`` (``report-none.xml`` for no bug)::
+
+    python -m helpers.testing_layers --reports=DIR --bug= --bug=no-commit -- -q tests/
+
 For testing functional tests, :func:`create_broken_app` builds the books API with one
 of the defects in :data:`SERVED_BREAKS`, each visible only to a client over HTTP, as
 step 02's ``helpers.rest_demo.create_broken_app`` does for the notes API.
@@ -27,13 +33,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, Response, json, request
 
 __all__ = [
     "BUGS", "LAYERS", "SERVED_BREAKS", "LayerResult", "create_broken_app", "layer_results", "plant",
-    "pytest_configure",
+    "pytest_configure", "run_sessions", "unplant",
 ]
 
 #: The layers, fastest first; each is a folder of tests (``tests/unit``, ...).
@@ -45,6 +51,28 @@ BUGS = {
     "env-config": "the app configured from the environment has no body-size limit "
     "(load_config drops MAX_CONTENT_LENGTH)",
 }
+
+
+class _Replaced(NamedTuple):
+    owner: Any
+    name: str
+    original: Any
+
+
+#: What :func:`plant` replaced, so that :func:`unplant` can put it back.
+_REPLACED: list[_Replaced] = []
+
+
+def _replace(owner: Any, name: str, new: Any) -> None:
+    _REPLACED.append(_Replaced(owner, name, getattr(owner, name)))
+    setattr(owner, name, new)
+
+
+def unplant() -> None:
+    """Put back every function :func:`plant` replaced (nothing when no bug is planted)."""
+    while _REPLACED:
+        owner, name, original = _REPLACED.pop()
+        setattr(owner, name, original)
 
 
 def plant(bug: str) -> None:
@@ -66,7 +94,8 @@ def plant(bug: str) -> None:
             return real_validate(data, partial=partial)
 
         # Both names: books.py imported the function into its own namespace.
-        validation.validate_book = books.validate_book = accepts_blank_title
+        _replace(validation, "validate_book", accepts_blank_title)
+        _replace(books, "validate_book", accepts_blank_title)
     elif bug == "no-commit":
         real_get_session = books.get_session
 
@@ -75,7 +104,7 @@ def plant(bug: str) -> None:
             session.commit = session.flush  # ids are assigned, nothing is kept
             return session
 
-        books.get_session = session_that_never_commits
+        _replace(books, "get_session", session_that_never_commits)
     elif bug == "env-config":
         real_load_config = package.load_config
 
@@ -84,12 +113,55 @@ def plant(bug: str) -> None:
             del config["MAX_CONTENT_LENGTH"]  # Flask's default, None, means "no limit"
             return config
 
-        package.load_config = forgets_the_limit
+        _replace(package, "load_config", forgets_the_limit)
 
 
 def pytest_configure(config: Any) -> None:
     """pytest hook: plant the bug named by ``PLANTED_BUG`` before test modules are imported."""
     plant(os.environ.get("PLANTED_BUG", ""))
+
+
+def run_sessions(bugs: Iterable[str], pytest_args: list[str], reports: str | Path) -> int:
+    """One pytest session per bug (``""``: none), one after another in this process.
+
+    Each session plants its bug (this module is its plugin, ``PLANTED_BUG`` names the bug),
+    writes ``reports/report-<bug>.xml`` and keeps its ``tmp_path`` folders under
+    ``reports/tmp-<bug>``. Between sessions the bug is taken out again and the test
+    modules are forgotten, so the next session imports them afresh (a test module that
+    imported a planted function by name would otherwise keep it). Returns 0, or the
+    first exit code that means pytest could not run the tests (not "some tests failed").
+    """
+    import sys
+
+    import pytest
+
+    reports = Path(reports)
+    # The tests' own files: the folders (or files) named among pytest's arguments, else the working one.
+    places = [os.path.abspath(arg) + (os.sep if os.path.isdir(arg) else "")
+              for arg in pytest_args if not arg.startswith("-") and os.path.exists(arg)]
+    places = tuple(places or [os.getcwd() + os.sep])
+
+    def is_test_module(module: Any) -> bool:
+        file = getattr(module, "__file__", None)
+        return bool(file) and os.path.abspath(file).startswith(places)
+
+    worst = 0
+    for bug in bugs:
+        name = bug or "none"
+        before = set(sys.modules)
+        os.environ["PLANTED_BUG"] = bug
+        try:
+            code = pytest.main([*pytest_args, f"--junit-xml={reports / f'report-{name}.xml'}",
+                                f"--basetemp={reports / f'tmp-{name}'}"], plugins=[sys.modules[__name__]])
+        finally:
+            unplant()
+            del os.environ["PLANTED_BUG"]
+            for module_name in set(sys.modules) - before:
+                if is_test_module(sys.modules[module_name]):
+                    del sys.modules[module_name]
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not worst:
+            worst = int(code)
+    return worst
 
 
 @dataclass(frozen=True)
@@ -217,3 +289,23 @@ def _with_headers(wsgi_app: Callable, change: Callable[[list], list]) -> Callabl
         return wsgi_app(environ, changed_start_response)
 
     return middleware
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.testing_layers --reports=DIR [--bug=BUG ...] -- PYTEST_ARGS``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.testing_layers", description=main.__doc__)
+    parser.add_argument("--reports", required=True, help="folder for report-<bug>.xml and tmp-<bug>/")
+    parser.add_argument("--bug", action="append", default=[], choices=["", *BUGS],
+                        help='a bug to plant, once per session ("" for none); repeatable')
+    parser.add_argument("pytest_args", nargs="*", help="pytest's arguments (after --)")
+    args = parser.parse_args(argv)
+    # pytest loads the plugin as helpers.testing_layers, not as __main__: plant and unplant there.
+    from helpers import testing_layers
+
+    return testing_layers.run_sessions(args.bug or [""], args.pytest_args, args.reports)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -60,3 +60,27 @@ def test_every_order_has_items_and_prices_are_positive(db):
 def test_unknown_size_is_a_clear_error(db):
     with pytest.raises(ValueError, match="size must be one of"):
         dataset.build(db, "huge")
+
+
+def test_the_fast_sqlite_path_stores_what_sqlalchemy_core_would(db, tmp_path):
+    """build() hands SQLite ready rows; the stored text (datetimes included) matches Core inserts."""
+    dataset.build(db, "small")
+    core = sa.create_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    rows = dataset._rows("small", 3)
+    dataset.metadata.create_all(core)
+    with core.begin() as conn:
+        for name, table in dataset.tables.items():
+            conn.execute(table.insert(), rows[name])
+
+    def stored(eng):
+        with eng.connect() as conn:
+            return {name: conn.execute(text(f"SELECT * FROM {name} ORDER BY id")).all()  # noqa: S608
+                    for name in dataset.tables}
+
+    try:
+        assert stored(db) == stored(core)
+        with db.connect() as conn:
+            created = conn.execute(text("SELECT created_at FROM orders ORDER BY id LIMIT 1")).scalar()
+        assert created.count(":") == 2 and "." in created, created  # SQLAlchemy's text form of a datetime
+    finally:
+        core.dispose()

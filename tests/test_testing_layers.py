@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import requests
 
 import helpers.mini_api as package
+from helpers.course.steps import REPO
 from helpers.mini_api import books, create_app, validation
 from helpers.mini_api.problems import ValidationFailed
 from helpers.servers import serve
@@ -17,6 +22,7 @@ from helpers.testing_layers import (
     create_broken_app,
     layer_results,
     plant,
+    unplant,
 )
 
 
@@ -65,6 +71,44 @@ def test_env_config_drops_the_limit_only_when_configured_from_the_environment(re
     restored.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'b.db'}")
     assert create_app().config["MAX_CONTENT_LENGTH"] is None
     assert create_app({"TESTING": True}).config["MAX_CONTENT_LENGTH"] == 64 * 1024
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_unplant_puts_back_what_plant_replaced(restored, bug):
+    before = (validation.validate_book, books.validate_book, books.get_session, package.load_config)
+    plant(bug)
+    assert (validation.validate_book, books.validate_book, books.get_session, package.load_config) != before
+    unplant()
+    assert (validation.validate_book, books.validate_book, books.get_session, package.load_config) == before
+    unplant()  # nothing left to put back
+
+
+def test_one_process_runs_one_session_per_bug_each_with_only_its_bug(tmp_path):
+    """python -m helpers.testing_layers: a test module imported under one bug is not reused under the next."""
+    unit = tmp_path / "unit"
+    unit.mkdir()
+    # Imports the function by name at import time, as step 04's unit tests do.
+    (unit / "test_blank.py").write_text(
+        "import pytest\n"
+        "from helpers.mini_api.problems import ValidationFailed\n"
+        "from helpers.mini_api.validation import validate_book\n\n"
+        "def test_blank_title_is_refused():\n"
+        "    with pytest.raises(ValidationFailed):\n"
+        "        validate_book({'title': '   ', 'author': 'A'})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": ""}
+    run = subprocess.run(
+        [sys.executable, "-m", "helpers.testing_layers", f"--reports={tmp_path}",
+         "--bug=", "--bug=blank-title",
+         "--bug=no-commit", "--bug=", "--", "-q", "-p", "no:cacheprovider", str(unit)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    summaries = {bug: layer_results(tmp_path / f"report-{bug}.xml")["unit"].summary
+                 for bug in ("none", "blank-title", "no-commit")}
+    assert summaries == {"none": "1 passed", "blank-title": "1 of 1 failed", "no-commit": "1 passed"}
+    # The last session ("" again) ran after blank-title was planted and taken out: it passed.
+    assert run.stdout.count("1 passed") == 3 and run.stdout.count("1 failed") == 1, run.stdout
 
 
 def test_every_bug_is_described():

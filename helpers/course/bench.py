@@ -6,7 +6,8 @@
   included, as a learner's Run All feels it (target 10 s); the median of a few runs
   (the machine is shared, so one run is noise), beside the same figure for a trivial
   one-cell notebook (what start-up alone costs, and how much of it is importing the
-  client itself), each walkthrough's cost above it, and the load average;
+  client itself), each walkthrough's cost above it, its slowest cells (from the cell
+  times ``jupyter execute`` records, so at no extra cost), and the load average;
 - each assignment: autograde seconds per submission (target 3 s), over the solution,
   the untouched release and the wrong-answer catalogue;
 - step 03's dataset: seconds to build it on SQLite (target 5 s);
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -42,11 +44,12 @@ TARGETS = {"walkthrough": 10.0, "autograde": 3.0, "dataset": 5.0, "suite": 600.0
 REPEAT = 3  # runs per walkthrough; the median is reported
 
 
-def bench_walkthrough(path: Path) -> float:
+def bench_walkthrough(path: Path, cells: list[dict[int, float]] | None = None) -> float:
     """Seconds for a whole ``jupyter execute`` process over a temporary copy of ``path``.
 
     The copy sits one level below the repository, as ``notebooks/`` and a learner's
-    ``my-work/`` do, so relative paths resolve the same.
+    ``my-work/`` do, so relative paths resolve the same. When ``cells`` is a list, the
+    run's seconds per code cell (:func:`cell_seconds`) are appended to it.
     """
     with tempfile.TemporaryDirectory(dir=REPO, prefix=".bench-") as tmp:
         copy = Path(tmp) / path.name
@@ -54,7 +57,45 @@ def bench_walkthrough(path: Path) -> float:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "jupyter", "execute", "--inplace", str(copy)],
                        check=True, capture_output=True, cwd=tmp, env=kernel_env())
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if cells is not None:
+            cells.append(cell_seconds(nbformat.read(copy, as_version=4)))
+        return seconds
+
+
+def cell_seconds(nb: nbformat.NotebookNode) -> dict[int, float]:
+    """Seconds each code cell ran, by its index in ``nb.cells``, from the times nbclient records.
+
+    ``jupyter execute`` stores them in each cell's ``metadata.execution`` (from the
+    kernel receiving the code to its reply); cells without them are left out.
+    """
+
+    def moment(stamp: str) -> datetime:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+    seconds = {}
+    for index, cell in enumerate(nb.cells):
+        execution = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in execution and "shell.execute_reply" in execution:
+            seconds[index] = (moment(execution["shell.execute_reply"])
+                              - moment(execution["iopub.execute_input"])).total_seconds()
+    return seconds
+
+
+def slowest_cells(path: Path, runs: list[dict[int, float]], top: int = 3) -> str:
+    """The ``top`` code cells of ``path`` with the highest median seconds over ``runs``, and their sum."""
+    if not runs:
+        return ""
+    nb = nbformat.read(path, as_version=4)
+    medians = {i: statistics.median(run.get(i, 0.0) for run in runs) for i in runs[0]}
+    worst = sorted(medians, key=medians.get, reverse=True)[:top]
+
+    def first_line(i: int) -> str:
+        line = next((s for s in nb.cells[i].source.splitlines() if s.strip()), "")
+        return line if len(line) <= 40 else line[:39] + "…"
+
+    listed = ", ".join(f"{medians[i]:.1f} s {first_line(i)!r}" for i in worst)
+    return f"{'':<23}all cells {sum(medians.values()):.1f} s; slowest: {listed}"
 
 
 def bench_baseline() -> float:
@@ -93,22 +134,41 @@ def load_average() -> str:
         return "unknown"
 
 
-def report_walkthroughs(paths: list[Path], repeat: int = REPEAT) -> None:
-    """Print each walkthrough's median whole-process time against the target, and the baseline."""
+def walkthrough_line(name: str, runs: list[float], base: float,
+                     target: float = TARGETS["walkthrough"]) -> str:
+    """One walkthrough's line: median whole-process seconds, the runs, the cells' share, the verdict."""
+    s = statistics.median(runs)
+    # The cells' own cost (median minus the start-up floor) is what a notebook's edits change.
+    return (f"  {name:<20} {s:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}; "
+            f"cells {s - base:.1f} s) {verdict(s, target)}")
+
+
+def report_walkthroughs(paths: list[Path], repeat: int = REPEAT) -> list[float]:
+    """Print each walkthrough's median whole-process time against the target, and the baseline.
+
+    Returns the medians, in the order of ``paths``.
+    """
+    target = TARGETS["walkthrough"]
     print(f"walkthrough execution: whole `jupyter execute` process, kernel start-up included, "
-          f"median of {repeat} (load average {load_average()}; {os.cpu_count()} cores)")
+          f"median of {repeat}, target {target:g} s (load average {load_average()}; {os.cpu_count()} cores)")
     base, runs = median_of(bench_baseline, repeat)
     print(f"  {'trivial notebook':<20} {base:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}) "
           "start-up alone")
     client, _ = median_of(bench_client_import, repeat)
     print(f"  {'  of which nbclient':<20} {client:6.1f} s   "
           "(jupyter execute pays it; Run All in a running JupyterLab does not)")
+    medians = []
     for path in paths:
-        s, runs = median_of(lambda p=path: bench_walkthrough(p), repeat)
-        # The cells' own cost (median minus the start-up floor) is what a notebook's edits change.
-        print(f"  {path.stem:<20} {s:6.1f} s   (runs {', '.join(f'{r:.1f}' for r in runs)}; "
-              f"cells {s - base:.1f} s) {verdict(s, TARGETS['walkthrough'])}")
-    print(f"  load average after: {load_average()}")
+        cells: list[dict[int, float]] = []
+        _, runs = median_of(lambda p=path, c=cells: bench_walkthrough(p, c), repeat)
+        medians.append(statistics.median(runs))
+        print(walkthrough_line(path.stem, runs, base, target))
+        if cells:  # where the time goes: what to look at first when a walkthrough is over
+            print(slowest_cells(path, cells))
+    within = sum(m <= target for m in medians)
+    print(f"  {within} of {len(medians)} walkthroughs within {target:g} s; "
+          f"load average after: {load_average()}")
+    return medians
 
 
 def bench_autograde(assignment: str) -> tuple[float, int]:
