@@ -61,6 +61,8 @@ STEPS = [
     Step("10a-blog", "Capstone: a blog with authentication and authorisation"),
     Step("10b-shop", "Capstone: an e-commerce backend with payments"),
     Step("10c-chat", "Capstone: a real-time chat"),
+    # Beyond the seed's ten steps (DESIGN §2): step 11 in two parts.
+    Step("11b-architecture-and-scale", "Architecture and scale: databases, resilience, patterns, caching"),
 ]
 
 
