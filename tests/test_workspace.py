@@ -37,9 +37,10 @@ def test_ten_is_step_ten_not_step_one():
     assert steps.find_step("10b").slug == "10b-shop"
     assert steps.find_step("blog").slug == "10a-blog"
     assert steps.find_step("7").slug == "07-security"
+    assert steps.find_step("11b").slug == "11b-architecture-and-scale"
 
 
-@pytest.mark.parametrize("name", ["0", "11", "fund", "01-fun", "", "1-fundamentals"])
+@pytest.mark.parametrize("name", ["0", "12", "fund", "01-fun", "", "1-fundamentals"])
 def test_an_unknown_name_lists_the_valid_ones_and_exits_2(name):
     with pytest.raises(steps.UnknownStep) as raised:
         steps.find_step(name)
