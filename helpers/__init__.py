@@ -20,6 +20,9 @@ By step:
   (Lambda events and cold starts, for ``helpers.mini_api.aws_lambda``).
 - 07: :mod:`helpers.tls` (a local CA), :mod:`helpers.vulnerable_apps` (attack, then fix).
 - 08: :mod:`helpers.observability` (JSON logs, request IDs, metrics).
+- 11b: :mod:`helpers.scale_lab` (hash ring, replica lag, circuit breaker, queues, stale cache),
+  :mod:`helpers.patterns` (aggregate, event store, CQRS projection, saga),
+  :mod:`helpers.cdn` (a caching reverse proxy).
 
 The course machinery (release, grading, the learner's self-check, benchmarks)
 lives in :mod:`helpers.course` and runs as ``python -m helpers.course ...``.

@@ -4,9 +4,9 @@
 127.0.0.1 and keeps shared-cache copies of responses, following HTTP caching (RFC 9111)
 in its simplest honest form:
 
-- only ``GET``/``HEAD`` responses with status 200 are stored, and only when the origin
-  says for how long: ``s-maxage`` (for shared caches) or else ``max-age``; no header, no
-  caching (no heuristic freshness);
+- only ``GET`` responses with status 200 are stored (a ``HEAD`` may be answered from
+  them), and only when the origin says for how long: ``s-maxage`` (for shared caches)
+  or else ``max-age``; no header, no caching (no heuristic freshness);
 - ``no-store`` and ``private`` are never stored; neither is a response to a request with
   ``Authorization`` unless it says ``public`` or ``s-maxage``; ``Vary: *`` is never stored;
 - ``Vary: Accept-Language`` keeps one copy per value of that request header;
@@ -72,6 +72,8 @@ class CachingProxy:
             key[5:].replace("_", "-").title(): value
             for key, value in environ.items() if key.startswith("HTTP_")
         }
+        if environ.get("CONTENT_TYPE"):  # WSGI keeps these two outside HTTP_*
+            request_headers["Content-Type"] = environ["CONTENT_TYPE"]
         if method == "PURGE":
             dropped = len(self.store.pop(target, []))
             self.stats["PURGE"] += 1
@@ -83,14 +85,15 @@ class CachingProxy:
             if entry is not None:
                 self.stats["HIT"] += 1
                 age = int(self.clock() - entry.stored_at)
-                return self._answer(start_response, entry.status, entry.headers, entry.body, "HIT", age)
+                chunks = self._answer(start_response, entry.status, entry.headers, entry.body, "HIT", age)
+                return [] if method == "HEAD" else chunks
         else:
             self.store.pop(target, None)  # an unsafe method may change what the path returns
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body_in = environ["wsgi.input"].read(length) if length else None
         status, headers, body = self._forward(method, target, request_headers, body_in)
         how = "PASS"
-        if method in ("GET", "HEAD") and status.startswith("200 "):
+        if method == "GET" and status.startswith("200 "):  # a HEAD answer has no body to reuse
             ttl, vary = self._storable(headers, request_headers)
             if ttl is not None:
                 self.store.setdefault(target, [])

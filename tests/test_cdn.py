@@ -39,6 +39,10 @@ def make_origin():
         headers = {"Cache-Control": "max-age=60", "Vary": "Accept-Language"}
         return ("bonjour" if lang == "fr" else "hello"), 200, headers
 
+    @app.post("/echo")
+    def echo():
+        return {"type": request.content_type, "body": request.get_json()}
+
     @app.route("/public", methods=["POST"])
     def change():
         return "changed"
@@ -111,3 +115,13 @@ def test_purge_and_unsafe_methods_invalidate(lab):
     assert requests.get(url + "/public", timeout=5).headers["X-Cache"] == "MISS"
     assert requests.post(url + "/public", timeout=5).text == "changed"
     assert requests.get(url + "/public", timeout=5).headers["X-Cache"] == "MISS"
+
+
+def test_head_is_not_stored_and_a_body_is_forwarded(lab):
+    origin, proxy, url, clock = lab
+    assert requests.head(url + "/public", timeout=5).headers["X-Cache"] == "PASS"
+    get = requests.get(url + "/public", timeout=5)
+    assert (get.headers["X-Cache"], get.text) == ("MISS", "p")
+    assert requests.head(url + "/public", timeout=5).headers["X-Cache"] == "HIT"
+    echoed = requests.post(url + "/echo", json={"a": 1}, timeout=5)
+    assert echoed.json() == {"type": "application/json", "body": {"a": 1}}
