@@ -22,6 +22,9 @@ By step:
 - 08: :mod:`helpers.observability` (JSON logs, request IDs, metrics).
 - 11a: :mod:`helpers.messaging` (kombu on memory:// or RabbitMQ, Redis Streams, RQ jobs,
   NATS JetStream), :mod:`helpers.search` (a corpus, BM25, SQLite FTS5 or PostgreSQL full text).
+- 11b: :mod:`helpers.scale_lab` (hash ring, replica lag, circuit breaker, queues, stale cache),
+  :mod:`helpers.patterns` (aggregate, event store, CQRS projection, saga),
+  :mod:`helpers.cdn` (a caching reverse proxy).
 
 The course machinery (release, grading, the learner's self-check, benchmarks)
 lives in :mod:`helpers.course` and runs as ``python -m helpers.course ...``.

@@ -38,6 +38,7 @@ def test_ten_is_step_ten_not_step_one():
     assert steps.find_step("blog").slug == "10a-blog"
     assert steps.find_step("7").slug == "07-security"
     assert steps.find_step("11").slug == "11a-messaging-and-search"
+    assert steps.find_step("11b").slug == "11b-architecture-and-scale"
 
 
 @pytest.mark.parametrize("name", ["0", "12", "fund", "01-fun", "", "1-fundamentals"])

@@ -63,6 +63,7 @@ STEPS = [
     Step("10c-chat", "Capstone: a real-time chat"),
     # Step 11, architecture and scaling (DESIGN §2, beyond the roadmap's first ten).
     Step("11a-messaging-and-search", "Messaging and search: brokers, logs, background jobs, full text"),
+    Step("11b-architecture-and-scale", "Architecture and scale: databases, resilience, patterns, caching"),
 ]
 
 
