@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, settings
 from websockets.exceptions import ConnectionClosed
 
 from helpers.chat_app import db as chat_db
+from helpers.chat_lab import OPENAPI, ChatClient, ChatSocket, handshake_status, load_run, start_pair
 from helpers.course.cells import read
 from helpers.course.steps import REPO
-from helpers.chat_lab import OPENAPI, ChatClient, ChatSocket, handshake_status, load_run, start_pair
 
 REAL_REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
