@@ -11,8 +11,11 @@ that half is skipped, saying why.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
+import sys
 import threading
 import time
 
@@ -25,6 +28,8 @@ from websockets.exceptions import ConnectionClosed
 
 from helpers.chat_app import db as chat_db
 from helpers.chat_lab import OPENAPI, ChatClient, ChatSocket, handshake_status, load_run, start_pair
+from helpers.course.cells import read
+from helpers.course.steps import REPO
 
 REAL_REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -545,3 +550,61 @@ def test_the_chat_api_conforms_to_its_openapi(case, api):
     if case.path == "/api/logout":
         return  # it would end the session the other operations use; tested above
     case.call_and_validate(base_url=chat.a.url, headers=headers)
+
+
+# ---- the graded project (solutions/10c-chat) writes this app ------------------------------
+
+#: The graded project: what the learner's %%writefile cells write must be the reference app.
+SOLUTION = REPO / "solutions" / "10c-chat" / "10c-chat.ipynb"
+MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
+REFERENCE = REPO / "helpers" / "chat_app"
+
+
+def code_without_docstring(source: str) -> str:
+    tree = ast.parse(source)
+    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
+        tree.body = tree.body[1:]
+    return ast.dump(tree)
+
+
+def project_files() -> dict[str, str]:
+    """``{"chat/<module>.py": source}`` as the solution's %%writefile cells write them."""
+    files = {}
+    for cell in read(SOLUTION).cells:
+        if cell.cell_type == "code" and cell.source.startswith("%%writefile "):
+            first, body = cell.source.split("\n", 1)
+            files[first.split()[1]] = MARKERS.sub("", body)
+    return files
+
+
+def test_the_reference_app_is_what_the_project_notebook_writes():
+    files = project_files()
+    assert sorted(files) == sorted(f"chat/{p.name}" for p in REFERENCE.glob("*.py"))
+    for name, text in files.items():
+        reference = (REFERENCE / name.removeprefix("chat/")).read_text()
+        assert code_without_docstring(reference) == code_without_docstring(text), name
+
+
+def test_the_app_serves_the_modules_written_so_far(tmp_path, monkeypatch):
+    """After milestone 1 only (auth.py; no rooms, messages, ws, limits): accounts work, /ws is
+    not routed, and nothing is limited; the project's first tests run in that state."""
+    package = tmp_path / "chat"
+    package.mkdir()
+    for name in ("__init__", "db", "errors", "hub", "api", "auth"):
+        (package / f"{name}.py").write_text((REFERENCE / f"{name}.py").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    pair = start_pair("chat")
+    try:
+        assert pair.package.__file__ == str(package / "__init__.py")
+        alice = ChatClient(pair.a.url).signup("alice")
+        assert alice.at(pair.b.url).get("/api/me").json()["username"] == "alice"
+        assert alice.post("/api/tickets").status_code == 201
+        assert handshake_status(pair.a.ws_url + "/ws", {"Authorization": f"Bearer {alice.token}"}) != 101
+        assert pair.a.app.state.chat.rooms is None and pair.a.app.state.chat.messages is None
+        pair.check()
+    finally:
+        pair.stop()
+        for name in [m for m in sys.modules if m == "chat" or m.startswith("chat.")]:
+            del sys.modules[name]

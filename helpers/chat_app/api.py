@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .auth import MAX_PASSWORD, bearer_hash
-from .rooms import Forbidden, NotFound
+from .errors import Forbidden, NotFound
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),  # JSON is never sniffed into HTML

@@ -1,4 +1,4 @@
-"""Milestone 2: accounts, sessions and one-time WebSocket tickets.
+"""Milestone 1: accounts, sessions and one-time WebSocket tickets.
 
 HTTP requests carry ``Authorization: Bearer <session token>``, never a cookie, so a
 cross-site page cannot make a browser send them (no CSRF). A browser cannot set headers

@@ -1,4 +1,4 @@
-"""Milestone 1: the data model. SQLAlchemy Core tables and the engine (SQLite unless DATABASE_URL)."""
+"""Given: the data model. SQLAlchemy Core tables and the engine (SQLite unless DATABASE_URL)."""
 
 import os
 

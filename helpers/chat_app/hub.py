@@ -1,4 +1,4 @@
-"""Milestone 5: fan-out across instances through Redis pub/sub, and presence.
+"""Given: fan-out across instances through Redis pub/sub, and presence.
 
 Every instance subscribes once to ``<prefix>:room:*`` and hands each event to its own
 connections in that room. The database, not Redis, is the record: pub/sub delivers

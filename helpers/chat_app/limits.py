@@ -1,4 +1,4 @@
-"""Milestone 4: a per-user rate limit kept in Redis, so both instances count together."""
+"""Milestone 5: a per-user rate limit kept in Redis, so both instances count together."""
 
 import math
 import secrets

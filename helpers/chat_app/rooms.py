@@ -1,4 +1,4 @@
-"""Milestone 1: rooms and who belongs to them (blocking calls: run them in a thread).
+"""Milestone 2: rooms and who belongs to them (blocking calls: run them in a thread).
 
 A public room: anyone may join it and see that it exists. A private room: only its
 owner adds members, and to everyone else it does not exist (404, never 403, so its
@@ -10,17 +10,9 @@ import re
 import sqlalchemy as sa
 
 from .db import memberships, rooms, users
+from .errors import MAX_ID, Forbidden, NotFound
 
-MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds everywhere; bigger ones are no room
 ROOM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ -]{0,39}")
-
-
-class NotFound(Exception):
-    """No such room, or one the user may not know about."""
-
-
-class Forbidden(Exception):
-    """The user may see the room but not do this."""
 
 
 class Rooms:

@@ -1,4 +1,4 @@
-"""Milestone 3 and 5: the WebSocket endpoint. Authenticate on connect, then JSON frames.
+"""Milestone 4: the WebSocket endpoint. Authenticate on connect, then JSON frames.
 
 Client to server::
 
@@ -24,7 +24,7 @@ import secrets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .auth import bearer_hash
-from .rooms import MAX_ID, Forbidden, NotFound
+from .errors import MAX_ID, Forbidden, NotFound
 
 MAX_FRAME = 8 * 1024  # characters in one frame from a client
 QUEUE_SIZE = 1000  # events waiting for a slow client before it is dropped (it can resume)
