@@ -123,9 +123,12 @@ def test_keep_alive_requests_are_not_delayed_by_nagle():
 
     with requests.Session() as session:
         session.get(server.url + "/hello", timeout=5)
-        start = time.perf_counter()
-        for _ in range(10):
+        times = []
+        for _ in range(11):
+            start = time.perf_counter()
             session.get(server.url + "/hello", timeout=5)
-        per_request = (time.perf_counter() - start) / 10
-    # With Nagle's algorithm on, each response waits ~40 ms for a delayed ACK.
-    assert per_request < 0.035, f"{per_request * 1000:.1f} ms per keep-alive request"
+            times.append(time.perf_counter() - start)
+    # With Nagle's algorithm on, every response waits ~40 ms for a delayed ACK; the median
+    # is not moved by one request a busy machine happened to delay.
+    per_request = sorted(times)[len(times) // 2]
+    assert per_request < 0.035, f"median {per_request * 1000:.1f} ms per keep-alive request"
