@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import sys
 import threading
 import time
 
 import pytest
-import redis
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
@@ -30,35 +28,9 @@ from helpers.chat_app import db as chat_db
 from helpers.chat_lab import OPENAPI, ChatClient, ChatSocket, handshake_status, load_run, start_pair
 from helpers.course.cells import read
 from helpers.course.steps import REPO
+from tests.servers import MARIADB, POSTGRES, REDIS, database_unreachable, redis_unreachable
 
-REAL_REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_unreachable(url: str) -> str | None:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"Redis not reachable at {url}: {type(error).__name__}: {error}"
-    return None
-
-
-DATABASES = {
-    "postgresql": os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    "mariadb": os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
-}
-
-
-def database_unreachable(url: str) -> str | None:
-    eng = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})
-    try:
-        with eng.connect():
-            return None
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"database not reachable at {url}: {type(error).__name__}"
-    finally:
-        eng.dispose()
+DATABASES = {"postgresql": POSTGRES, "mariadb": MARIADB}
 
 
 def start(backend: str, monkeypatch):
@@ -66,7 +38,7 @@ def start(backend: str, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
     if backend != "fakeredis":
-        url = REAL_REDIS if backend == "redis" else DATABASES[backend]
+        url = REDIS if backend == "redis" else DATABASES[backend]
         reason = redis_unreachable(url) if backend == "redis" else database_unreachable(url)
         if reason:
             pytest.skip(reason)
