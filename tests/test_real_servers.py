@@ -117,6 +117,19 @@ def remove_leftovers(srv: Server, run_id: str) -> list[str]:
     return databases.drop_leftovers(srv.url, prefix=f"lab_{run_id}_")
 
 
+def run_walkthrough(step: str, timeout: int, failure: str) -> nbformat.NotebookNode:
+    """Execute notebooks/<step>.ipynb top to bottom in a fresh kernel and return it, executed;
+    on a cell's error fail the test with ``failure`` and the error (a cell may take ``timeout`` s)."""
+    nb = nbformat.read(NOTEBOOKS / f"{step}.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"{failure}:\n{error}")
+    return nb
+
+
 def outputs(nb) -> tuple[str, list[str]]:
     """All stdout text of ``nb``, and the sources of cells that wrote to stderr."""
     stdout, noisy = [], []
@@ -133,13 +146,7 @@ def outputs(nb) -> tuple[str, list[str]]:
 
 def test_walkthrough_runs_on_the_real_server(server):
     srv, run_id, _ = server
-    nb = nbformat.read(NOTEBOOKS / f"{STEP}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"the walkthrough failed on {srv.name} ({srv.url}):\n{error}")
+    nb = run_walkthrough(STEP, 300, f"the walkthrough failed on {srv.name} ({srv.url})")
     stdout, noisy = outputs(nb)
     assert srv.says in stdout, f"the notebook never says it used {srv.name}: no {srv.says!r} in its output"
     if srv.env_var == "REDIS_URL":
@@ -234,13 +241,7 @@ def test_11a_walkthrough_runs_on_the_real_servers(monkeypatch):
     monkeypatch.setenv("LAB_RUN_ID", run_id)
     for variable, (url, _) in used.items():
         monkeypatch.setenv(variable, url)
-    nb = nbformat.read(NOTEBOOKS / f"{STEP_11A}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"the 11a walkthrough failed with {sorted(used)} set:\n{error}")
+    nb = run_walkthrough(STEP_11A, 120, f"the 11a walkthrough failed with {sorted(used)} set")
     stdout, noisy = outputs(nb)
     text = stdout + "\n".join(str(out.get("data", {}).get("text/plain", "")) for cell in nb.cells
                               if cell.cell_type == "code" for out in cell.outputs)
