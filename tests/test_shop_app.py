@@ -41,6 +41,7 @@ from helpers.course.steps import REPO
 from helpers.payment_provider import sign
 from helpers.shop_app import money, states
 from helpers.shop_lab import API_KEY, OPENAPI, WEBHOOK_SECRET, ShopClient, start_provider, start_shop
+from tests.reference_apps import assert_notebook_writes
 from tests.servers import AMQP, MARIADB, POSTGRES, broker_unreachable, database_unreachable
 
 REFERENCE = REPO / "helpers" / "shop_app"
@@ -48,26 +49,10 @@ REFERENCE = REPO / "helpers" / "shop_app"
 
 #: The graded project: what the learner's %%writefile cells write must be the reference app.
 SOLUTION = REPO / "solutions" / "10b-shop" / "10b-shop.ipynb"
-MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
-
-
-def code_without_docstring(source: str) -> str:
-    tree = ast.parse(source)
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
-        tree.body = tree.body[1:]
-    return ast.dump(tree)
 
 
 def test_the_reference_app_is_what_the_project_notebook_writes():
-    files = {}
-    for cell in read(SOLUTION).cells:
-        if cell.cell_type == "code" and cell.source.startswith("%%writefile "):
-            first, body = cell.source.split("\n", 1)
-            files[first.split()[1]] = MARKERS.sub("", body)
-    assert sorted(files) == sorted(f"shop/{p.name}" for p in REFERENCE.glob("*.py"))
-    for name, text in files.items():
-        reference = (REFERENCE / name.removeprefix("shop/")).read_text()
-        assert code_without_docstring(reference) == code_without_docstring(text), name
+    assert_notebook_writes(SOLUTION, "shop", REFERENCE)
 
 
 def engine_param(url):
