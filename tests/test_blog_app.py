@@ -10,10 +10,8 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,48 +21,15 @@ from hypothesis import HealthCheck, settings
 
 from helpers import blog_lab
 from helpers.blog_lab import OPENAPI, BlogClient, FakeClock, html_elements, spy, start_blog
-from helpers.course.cells import read
 from helpers.course.steps import REPO
+from tests.reference_apps import assert_notebook_writes
 
 REFERENCE = REPO / "helpers" / "blog_app"
 SOLUTION = REPO / "solutions" / "10a-blog" / "10a-blog.ipynb"
-MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
-
-
-def code_without_docstring(source: str) -> str:
-    """The module's code as an AST dump, its module docstring left out."""
-    tree = ast.parse(source)
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
-        tree.body = tree.body[1:]
-    return ast.dump(tree)
-
-
-def written_files() -> dict[str, str]:
-    """What the solution notebook's %%writefile cells and its TEMPLATES cell write."""
-    files = {}
-    for cell in read(SOLUTION).cells:
-        if cell.cell_type != "code":
-            continue
-        if cell.source.startswith("%%writefile "):
-            first, body = cell.source.split("\n", 1)
-            files[first.split()[1]] = MARKERS.sub("", body)
-        elif "TEMPLATES = {" in cell.source:
-            namespace: dict = {}
-            exec(cell.source.split("for name, text")[0], namespace)  # noqa: S102 (our own notebook)
-            files.update({f"blog/templates/{name}": text for name, text in namespace["TEMPLATES"].items()})
-    return files
 
 
 def test_the_reference_app_is_what_the_solution_notebook_writes():
-    files = written_files()
-    assert sorted(files) == sorted(f"blog/{p.relative_to(REFERENCE)}" for p in REFERENCE.rglob("*")
-                                   if p.is_file() and "__pycache__" not in p.parts)
-    for name, text in files.items():
-        reference = (REFERENCE / Path(name).relative_to("blog")).read_text()
-        if name.endswith(".py"):
-            assert code_without_docstring(reference) == code_without_docstring(text), name
-        else:
-            assert reference.rstrip("\n") == text.rstrip("\n"), name
+    assert_notebook_writes(SOLUTION, "blog", REFERENCE)
 
 
 @pytest.fixture

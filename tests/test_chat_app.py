@@ -11,16 +11,12 @@ that half is skipped, saying why.
 
 from __future__ import annotations
 
-import ast
 import json
-import os
-import re
 import sys
 import threading
 import time
 
 import pytest
-import redis
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
@@ -28,37 +24,11 @@ from websockets.exceptions import ConnectionClosed
 
 from helpers.chat_app import db as chat_db
 from helpers.chat_lab import OPENAPI, ChatClient, ChatSocket, handshake_status, load_run, start_pair
-from helpers.course.cells import read
 from helpers.course.steps import REPO
+from tests.reference_apps import assert_notebook_writes
+from tests.servers import MARIADB, POSTGRES, REDIS, database_unreachable, redis_unreachable
 
-REAL_REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_unreachable(url: str) -> str | None:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"Redis not reachable at {url}: {type(error).__name__}: {error}"
-    return None
-
-
-DATABASES = {
-    "postgresql": os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    "mariadb": os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
-}
-
-
-def database_unreachable(url: str) -> str | None:
-    eng = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})
-    try:
-        with eng.connect():
-            return None
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"database not reachable at {url}: {type(error).__name__}"
-    finally:
-        eng.dispose()
+DATABASES = {"postgresql": POSTGRES, "mariadb": MARIADB}
 
 
 def start(backend: str, monkeypatch):
@@ -66,7 +36,7 @@ def start(backend: str, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
     if backend != "fakeredis":
-        url = REAL_REDIS if backend == "redis" else DATABASES[backend]
+        url = REDIS if backend == "redis" else DATABASES[backend]
         reason = redis_unreachable(url) if backend == "redis" else database_unreachable(url)
         if reason:
             pytest.skip(reason)
@@ -556,33 +526,11 @@ def test_the_chat_api_conforms_to_its_openapi(case, api):
 
 #: The graded project: what the learner's %%writefile cells write must be the reference app.
 SOLUTION = REPO / "solutions" / "10c-chat" / "10c-chat.ipynb"
-MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
 REFERENCE = REPO / "helpers" / "chat_app"
 
 
-def code_without_docstring(source: str) -> str:
-    tree = ast.parse(source)
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
-        tree.body = tree.body[1:]
-    return ast.dump(tree)
-
-
-def project_files() -> dict[str, str]:
-    """``{"chat/<module>.py": source}`` as the solution's %%writefile cells write them."""
-    files = {}
-    for cell in read(SOLUTION).cells:
-        if cell.cell_type == "code" and cell.source.startswith("%%writefile "):
-            first, body = cell.source.split("\n", 1)
-            files[first.split()[1]] = MARKERS.sub("", body)
-    return files
-
-
 def test_the_reference_app_is_what_the_project_notebook_writes():
-    files = project_files()
-    assert sorted(files) == sorted(f"chat/{p.name}" for p in REFERENCE.glob("*.py"))
-    for name, text in files.items():
-        reference = (REFERENCE / name.removeprefix("chat/")).read_text()
-        assert code_without_docstring(reference) == code_without_docstring(text), name
+    assert_notebook_writes(SOLUTION, "chat", REFERENCE)
 
 
 def test_the_app_serves_the_modules_written_so_far(tmp_path, monkeypatch):

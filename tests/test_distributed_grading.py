@@ -28,37 +28,21 @@ from helpers.course import proofs
 from helpers.course.grading import Result, ScratchCourse, gradebook_results, nbgrader_env
 from helpers.grader import command
 from helpers.grader.startup import nbgrader_command
+from tests.servers import AMQP as BROKER
+from tests.servers import POSTGRES, broker_unreachable, database_unreachable
 
 REPO = Path(__file__).resolve().parents[1]
 
 ASSIGNMENT = "01-fundamentals"
-BROKER = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-POSTGRES = os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(getattr(error, "orig", None) or error).strip().splitlines() or [repr(error)])[0]
 
 
 def unreachable() -> str | None:
     """Why the test cannot run here (None when RabbitMQ and PostgreSQL both answer)."""
     try:
-        from kombu import Connection
+        import kombu  # noqa: F401 (celery's transport)
     except ImportError:
         return "celery is not installed (pip install -e '.[distributed]')"
-    try:
-        with Connection(BROKER, connect_timeout=2) as conn:
-            conn.connect()
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"RabbitMQ at {BROKER} is not reachable: {_first_line(error)}"
-    try:
-        engine = sa.create_engine(POSTGRES, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:
-        return f"PostgreSQL at {POSTGRES} is not reachable: {_first_line(error)}"
-    return None
+    return broker_unreachable(BROKER) or database_unreachable(POSTGRES)
 
 
 @pytest.fixture

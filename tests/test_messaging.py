@@ -10,48 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-from urllib.parse import urlsplit
 
 import pytest
-import redis
-from kombu import Connection
 from rq import Retry
 from rq.registry import FailedJobRegistry
 
 from helpers import messaging
-
-AMQP = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-NATS = os.environ.get("LAB_TEST_NATS_URL", "nats://127.0.0.1:4222")
-
-
-def broker_unreachable(url: str) -> str | None:
-    try:
-        with Connection(url, connect_timeout=2) as broker:
-            broker.ensure_connection(max_retries=1)
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"{url} not reachable: {type(error).__name__}: {error}"
-    return None
-
-
-def redis_unreachable(url: str) -> str | None:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"{url} not reachable: {type(error).__name__}: {error}"
-    return None
-
-
-def tcp_unreachable(url: str) -> str | None:
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
-    except OSError as error:
-        return f"{url} not reachable: {error}"
-    return None
+from tests.servers import AMQP, NATS, REDIS, broker_unreachable, redis_unreachable, tcp_unreachable
 
 
 @pytest.fixture(params=["memory://", AMQP], ids=["memory", "rabbitmq"])

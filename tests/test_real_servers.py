@@ -25,7 +25,6 @@ LAB_TEST_REDIS_URL, LAB_TEST_AMQP_URL and LAB_TEST_NATS_URL.
 
 from __future__ import annotations
 
-import os
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 import redis
-import sqlalchemy as sa
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -41,6 +39,17 @@ from helpers import databases
 from helpers.course import proofs
 from helpers.course.grading import ScratchCourse, answer_cells, graded_cells, read
 from helpers.course.steps import NOTEBOOKS
+from tests.servers import (
+    AMQP,
+    MARIADB,
+    NATS,
+    POSTGRES,
+    REDIS,
+    broker_unreachable,
+    database_unreachable,
+    redis_unreachable,
+    tcp_unreachable,
+)
 
 pytestmark = pytest.mark.realserver
 
@@ -56,39 +65,17 @@ class Server:
 
 
 SERVERS = [
-    Server("postgresql", "DATABASE_URL",
-           os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-           "Database: PostgreSQL"),
-    Server("mariadb", "DATABASE_URL",
-           os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
-           "Database: MariaDB"),
-    Server("redis", "REDIS_URL",
-           os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-           "Key-value store: Redis"),
+    Server("postgresql", "DATABASE_URL", POSTGRES, "Database: PostgreSQL"),
+    Server("mariadb", "DATABASE_URL", MARIADB, "Database: MariaDB"),
+    Server("redis", "REDIS_URL", REDIS, "Key-value store: Redis"),
 ]
 
 
 def unreachable(server: Server) -> str | None:
     """Why ``server`` cannot be used (None when it answers), probing with a short timeout."""
-    try:
-        if server.env_var == "REDIS_URL":
-            client = redis.Redis.from_url(server.url, socket_connect_timeout=2, socket_timeout=2)
-            client.ping()
-            client.close()
-        else:
-            eng = sa.create_engine(databases.server_url(server.url), poolclass=sa.pool.NullPool,
-                                   connect_args={"connect_timeout": 2})
-            try:
-                with eng.connect() as conn:
-                    version = str(conn.execute(sa.text("SELECT version()")).scalar())
-            finally:
-                eng.dispose()
-            if server.name == "mariadb" and "mariadb" not in version.lower():
-                return f"{server.url} is not MariaDB ({version})"
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        return f"{server.name} not reachable at {server.url}: {type(error).__name__}: {detail}"
-    return None
+    if server.env_var == "REDIS_URL":
+        return redis_unreachable(server.url)
+    return database_unreachable(server.url, expect="MariaDB" if server.name == "mariadb" else None)
 
 
 @contextmanager
@@ -130,6 +117,19 @@ def remove_leftovers(srv: Server, run_id: str) -> list[str]:
     return databases.drop_leftovers(srv.url, prefix=f"lab_{run_id}_")
 
 
+def run_walkthrough(step: str, timeout: int, failure: str) -> nbformat.NotebookNode:
+    """Execute notebooks/<step>.ipynb top to bottom in a fresh kernel and return it, executed;
+    on a cell's error fail the test with ``failure`` and the error (a cell may take ``timeout`` s)."""
+    nb = nbformat.read(NOTEBOOKS / f"{step}.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"{failure}:\n{error}")
+    return nb
+
+
 def outputs(nb) -> tuple[str, list[str]]:
     """All stdout text of ``nb``, and the sources of cells that wrote to stderr."""
     stdout, noisy = [], []
@@ -146,13 +146,7 @@ def outputs(nb) -> tuple[str, list[str]]:
 
 def test_walkthrough_runs_on_the_real_server(server):
     srv, run_id, _ = server
-    nb = nbformat.read(NOTEBOOKS / f"{STEP}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"the walkthrough failed on {srv.name} ({srv.url}):\n{error}")
+    nb = run_walkthrough(STEP, 300, f"the walkthrough failed on {srv.name} ({srv.url})")
     stdout, noisy = outputs(nb)
     assert srv.says in stdout, f"the notebook never says it used {srv.name}: no {srv.says!r} in its output"
     if srv.env_var == "REDIS_URL":
@@ -226,40 +220,15 @@ for _server in SERVERS:
 # --- Step 11a: messaging and search ---------------------------------------------------------
 
 STEP_11A = "11a-messaging-and-search"
-AMQP = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-NATS = os.environ.get("LAB_TEST_NATS_URL", "nats://127.0.0.1:4222")
-
-
-def _amqp_unreachable(url: str) -> str | None:
-    from kombu import Connection
-
-    try:
-        with Connection(url, connect_timeout=2) as broker:
-            broker.ensure_connection(max_retries=1)
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"rabbitmq not reachable at {url}: {type(error).__name__}: {error}"
-    return None
-
-
-def _tcp_unreachable(url: str) -> str | None:
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
-    except OSError as error:
-        return f"nats not reachable at {url}: {error}"
-    return None
 
 
 def test_11a_walkthrough_runs_on_the_real_servers(monkeypatch):
     postgres, redis_server = SERVERS[0], SERVERS[2]
     wanted = {  # variable: (url, why it cannot be used or None, what the notebook prints with it)
-        "BROKER_URL": (AMQP, _amqp_unreachable(AMQP), "RabbitMQ "),
+        "BROKER_URL": (AMQP, broker_unreachable(AMQP), "RabbitMQ "),
         "REDIS_URL": (redis_server.url, unreachable(redis_server), "Redis "),
         "DATABASE_URL": (postgres.url, unreachable(postgres), "PostgreSQL full-text search"),
-        "NATS_URL": (NATS, _tcp_unreachable(NATS), "NATS JetStream at"),
+        "NATS_URL": (NATS, tcp_unreachable(NATS), "NATS JetStream at"),
     }
     for variable in wanted:
         monkeypatch.delenv(variable, raising=False)
@@ -272,13 +241,7 @@ def test_11a_walkthrough_runs_on_the_real_servers(monkeypatch):
     monkeypatch.setenv("LAB_RUN_ID", run_id)
     for variable, (url, _) in used.items():
         monkeypatch.setenv(variable, url)
-    nb = nbformat.read(NOTEBOOKS / f"{STEP_11A}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"the 11a walkthrough failed with {sorted(used)} set:\n{error}")
+    nb = run_walkthrough(STEP_11A, 120, f"the 11a walkthrough failed with {sorted(used)} set")
     stdout, noisy = outputs(nb)
     text = stdout + "\n".join(str(out.get("data", {}).get("text/plain", "")) for cell in nb.cells
                               if cell.cell_type == "code" for out in cell.outputs)

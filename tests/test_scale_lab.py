@@ -1,12 +1,9 @@
 """helpers/scale_lab.py: consistent hashing, replication lag, circuit breaker, backpressure, stale cache."""
 
-import os
 import secrets
 
 import nbformat
 import pytest
-import redis
-import sqlalchemy as sa
 from nbclient import NotebookClient
 
 from helpers.course.steps import NOTEBOOKS
@@ -22,6 +19,7 @@ from helpers.scale_lab import (
     simulate_queue,
     stable_hash,
 )
+from tests.servers import POSTGRES, REDIS, database_unreachable, redis_unreachable
 
 KEYS = [f"user:{i}" for i in range(5000)]
 
@@ -168,30 +166,11 @@ def test_stale_while_error_cache():
 
 # -- the walkthrough against real servers ---------------------------------------------------
 
-POSTGRES = os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("LAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _unreachable() -> str | None:
-    """Why PostgreSQL or Redis cannot be used here (None when both answer)."""
-    try:
-        eng = sa.create_engine(POSTGRES, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})
-        with eng.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        eng.dispose()
-        client = redis.Redis.from_url(REDIS, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        client.close()
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"PostgreSQL at {POSTGRES} or Redis at {REDIS} not reachable: {type(error).__name__}"
-    return None
-
-
 @pytest.mark.realserver
 def test_walkthrough_runs_on_postgresql_and_redis(monkeypatch):
     """11b's pool section on PostgreSQL and its Redis section on Redis: no error, no stderr,
     and the same connection counts as on SQLite (the timings differ, so they are not compared)."""
-    reason = _unreachable()
+    reason = database_unreachable(POSTGRES) or redis_unreachable(REDIS)
     if reason:
         pytest.skip(reason)
     monkeypatch.setenv("DATABASE_URL", POSTGRES)

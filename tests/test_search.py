@@ -3,14 +3,10 @@ PostgreSQL (LAB_TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import sqlalchemy as sa
 
 from helpers import databases, search
-
-POSTGRES = os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.servers import POSTGRES, database_unreachable
 
 
 def test_tokenize_lowercases_and_drops_stop_words():
@@ -36,14 +32,8 @@ def test_fts5_query_quotes_every_word():
 def db(request, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     if request.param:
-        eng = sa.create_engine(request.param, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})
-        try:
-            with eng.connect():
-                pass
-        except Exception as error:  # any failure to connect means: skip, with the reason
-            pytest.skip(f"{request.param} not reachable: {type(error).__name__}")
-        finally:
-            eng.dispose()
+        if reason := database_unreachable(request.param):
+            pytest.skip(reason)
         monkeypatch.setenv("DATABASE_URL", request.param)
     eng = search.engine("test-search")
     search.create_index(eng, search.CORPUS)

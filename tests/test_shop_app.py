@@ -22,7 +22,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import os
 import re
 import threading
 import uuid
@@ -37,63 +36,23 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from schemathesis.checks import positive_data_acceptance
 
-from helpers import databases
 from helpers.course.cells import kernel_env, read
 from helpers.course.steps import REPO
 from helpers.payment_provider import sign
 from helpers.shop_app import money, states
 from helpers.shop_lab import API_KEY, OPENAPI, WEBHOOK_SECRET, ShopClient, start_provider, start_shop
+from tests.reference_apps import assert_notebook_writes
+from tests.servers import AMQP, MARIADB, POSTGRES, broker_unreachable, database_unreachable
 
 REFERENCE = REPO / "helpers" / "shop_app"
-POSTGRES = os.environ.get("LAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MARIADB = os.environ.get("LAB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-AMQP = os.environ.get("LAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 #: The graded project: what the learner's %%writefile cells write must be the reference app.
 SOLUTION = REPO / "solutions" / "10b-shop" / "10b-shop.ipynb"
-MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.MULTILINE)
-
-
-def code_without_docstring(source: str) -> str:
-    tree = ast.parse(source)
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
-        tree.body = tree.body[1:]
-    return ast.dump(tree)
 
 
 def test_the_reference_app_is_what_the_project_notebook_writes():
-    files = {}
-    for cell in read(SOLUTION).cells:
-        if cell.cell_type == "code" and cell.source.startswith("%%writefile "):
-            first, body = cell.source.split("\n", 1)
-            files[first.split()[1]] = MARKERS.sub("", body)
-    assert sorted(files) == sorted(f"shop/{p.name}" for p in REFERENCE.glob("*.py"))
-    for name, text in files.items():
-        reference = (REFERENCE / name.removeprefix("shop/")).read_text()
-        assert code_without_docstring(reference) == code_without_docstring(text), name
-
-
-def database_unreachable(url: str) -> str | None:
-    eng = sa.create_engine(databases.server_url(url), poolclass=sa.pool.NullPool,
-                           connect_args={"connect_timeout": 2})
-    try:
-        with eng.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"{url} not reachable: {type(error).__name__}: {str(error).strip().splitlines()[0]}"
-    finally:
-        eng.dispose()
-    return None
-
-
-def broker_unreachable(url: str) -> str | None:
-    try:
-        with Connection(url, connect_timeout=2) as broker:
-            broker.ensure_connection(max_retries=1)
-    except Exception as error:  # any failure to connect means: skip, with the reason
-        return f"{url} not reachable: {type(error).__name__}: {error}"
-    return None
+    assert_notebook_writes(SOLUTION, "shop", REFERENCE)
 
 
 def engine_param(url):
