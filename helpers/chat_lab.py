@@ -51,7 +51,7 @@ from helpers import asgi_server, databases
 from helpers.blog_lab import CHEAP_ARGON2, FakeClock
 
 __all__ = ["OPENAPI", "TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult",
-           "handshake_status", "import_chat", "load_run", "start_pair"]
+           "handshake_status", "import_chat", "load_run", "rival_before_first_write", "start_pair"]
 
 #: The password of the users :meth:`ChatClient.signup` creates (a test fixture, not a secret).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -218,6 +218,36 @@ class ChatClient(requests.Session):
         url = (base_url or self.base_url).replace("http://", "ws://", 1) + "/ws"
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         return ChatSocket(url, headers, **kwargs)
+
+
+#: A statement that writes or locks rows: the point before which a rival's commit is a race.
+_WRITES = re.compile(r"\s*(insert|update|delete|replace)\b|.*\bfor\s+update\b", re.I | re.S)
+
+
+@contextlib.contextmanager
+def rival_before_first_write(engine: Any, rival: Any) -> Any:
+    """While open, just before the first statement on ``engine`` that writes (or locks with
+    FOR UPDATE), run ``rival(connection)`` in a transaction of its own and commit it: another
+    request that got there first, at the one moment a check-then-write answer cannot see it.
+    Yields a list that holds ``rival``'s result once it has run (empty if nothing wrote).
+
+    The app's connection holds no lock yet at that point (SQLite's deferred BEGIN and
+    PostgreSQL's take none before the first write), so the rival never waits for it.
+    """
+    ran: list[Any] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if ran or not _WRITES.match(statement):
+            return
+        ran.append(None)  # first: the rival's own statements come through here too
+        with engine.begin() as other:
+            ran[0] = rival(other)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield ran
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
