@@ -51,7 +51,8 @@ from helpers import asgi_server, databases
 from helpers.blog_lab import CHEAP_ARGON2, FakeClock
 
 __all__ = ["OPENAPI", "TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult",
-           "handshake_status", "import_chat", "load_run", "rival_before_first_write", "start_pair"]
+           "RivalAfterFirstCommand", "handshake_status", "import_chat", "load_run", "rival_before_first_write",
+           "start_pair"]
 
 #: The password of the users :meth:`ChatClient.signup` creates (a test fixture, not a secret).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -248,6 +249,42 @@ def rival_before_first_write(engine: Any, rival: Any) -> Any:
         yield ran
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
+
+
+class RivalAfterFirstCommand:
+    """Stands in for an instance's asyncio Redis client: after the first command sent through
+    it, and before that command's result is returned, ``await rival()`` runs (typically the
+    same operation on the other instance). fakeredis runs each command whole, so two racers
+    never fall between a read and a write on their own; this puts one there. A pipeline is
+    one round trip, so its commands are not split: it is only recorded in ``pipelines``.
+    ``commands``, if given, names the commands after which the rival may run (e.g. the
+    reads). ``result`` is what the rival returned, ``ran`` whether it ran."""
+
+    def __init__(self, real: Any, rival: Any, commands: tuple[str, ...] | None = None) -> None:
+        self.real, self.rival, self.commands = real, rival, commands
+        self.ran, self.result, self.pipelines = False, None, []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.real, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            if name == "pipeline":
+                self.pipelines.append(result)
+            if not asyncio.iscoroutine(result) or (self.commands is not None and name not in self.commands):
+                return result
+            return self._then_rival(result)
+
+        return call
+
+    async def _then_rival(self, command: Any) -> Any:
+        value = await command
+        if not self.ran:
+            self.ran = True
+            self.result = await self.rival()
+        return value
 
 
 def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
