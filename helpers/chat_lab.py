@@ -51,8 +51,8 @@ from helpers import asgi_server, databases
 from helpers.blog_lab import CHEAP_ARGON2, FakeClock
 
 __all__ = ["OPENAPI", "TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult",
-           "RivalAfterFirstCommand", "handshake_status", "import_chat", "load_run", "rival_before_first_write",
-           "start_pair"]
+           "RivalAfterFirstCommand", "handshake_status", "import_chat", "load_run",
+           "rival_before_first_write", "start_pair"]
 
 #: The password of the users :meth:`ChatClient.signup` creates (a test fixture, not a secret).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
