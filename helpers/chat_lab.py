@@ -24,6 +24,9 @@ here, so their cells stay short::
   :class:`ChatSocket` is the ``websockets`` synchronous client with the protocol's verbs.
 - :func:`load_run` drives N WebSocket clients at once and measures throughput and
   delivery latency.
+- :class:`RivalAfterFirstCommand` and :func:`rival_before_first_write` put a rival request
+  at the one moment a check-then-act answer is exposed (between two Redis commands, just
+  before the first write), so the graded tests see a race every time, with no timing.
 """
 
 from __future__ import annotations
