@@ -24,6 +24,9 @@ here, so their cells stay short::
   :class:`ChatSocket` is the ``websockets`` synchronous client with the protocol's verbs.
 - :func:`load_run` drives N WebSocket clients at once and measures throughput and
   delivery latency.
+- :class:`RivalAfterFirstCommand` and :func:`rival_before_first_write` put a rival request
+  at the one moment a check-then-act answer is exposed (between two Redis commands, just
+  before the first write), so the graded tests see a race every time, with no timing.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ from helpers import asgi_server, databases
 from helpers.blog_lab import CHEAP_ARGON2, FakeClock
 
 __all__ = ["OPENAPI", "TEST_PASSWORD", "ChatClient", "ChatPair", "ChatSocket", "LoadResult",
-           "handshake_status", "import_chat", "load_run", "start_pair"]
+           "RivalAfterFirstCommand", "handshake_status", "import_chat", "load_run",
+           "rival_before_first_write", "start_pair"]
 
 #: The password of the users :meth:`ChatClient.signup` creates (a test fixture, not a secret).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -218,6 +222,72 @@ class ChatClient(requests.Session):
         url = (base_url or self.base_url).replace("http://", "ws://", 1) + "/ws"
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         return ChatSocket(url, headers, **kwargs)
+
+
+#: A statement that writes or locks rows: the point before which a rival's commit is a race.
+_WRITES = re.compile(r"\s*(insert|update|delete|replace)\b|.*\bfor\s+update\b", re.I | re.S)
+
+
+@contextlib.contextmanager
+def rival_before_first_write(engine: Any, rival: Any) -> Any:
+    """While open, just before the first statement on ``engine`` that writes (or locks with
+    FOR UPDATE), run ``rival(connection)`` in a transaction of its own and commit it: another
+    request that got there first, at the one moment a check-then-write answer cannot see it.
+    Yields a list that holds ``rival``'s result once it has run (empty if nothing wrote).
+
+    The app's connection holds no lock yet at that point (SQLite's deferred BEGIN and
+    PostgreSQL's take none before the first write), so the rival never waits for it.
+    """
+    ran: list[Any] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if ran or not _WRITES.match(statement):
+            return
+        ran.append(None)  # first: the rival's own statements come through here too
+        with engine.begin() as other:
+            ran[0] = rival(other)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield ran
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+
+
+class RivalAfterFirstCommand:
+    """Stands in for an instance's asyncio Redis client: after the first command sent through
+    it, and before that command's result is returned, ``await rival()`` runs (typically the
+    same operation on the other instance). fakeredis runs each command whole, so two racers
+    never fall between a read and a write on their own; this puts one there. A pipeline is
+    one round trip, so its commands are not split: it is only recorded in ``pipelines``.
+    ``commands``, if given, names the commands after which the rival may run (e.g. the
+    reads). ``result`` is what the rival returned, ``ran`` whether it ran."""
+
+    def __init__(self, real: Any, rival: Any, commands: tuple[str, ...] | None = None) -> None:
+        self.real, self.rival, self.commands = real, rival, commands
+        self.ran, self.result, self.pipelines = False, None, []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.real, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            if name == "pipeline":
+                self.pipelines.append(result)
+            if not asyncio.iscoroutine(result) or (self.commands is not None and name not in self.commands):
+                return result
+            return self._then_rival(result)
+
+        return call
+
+    async def _then_rival(self, command: Any) -> Any:
+        value = await command
+        if not self.ran:
+            self.ran = True
+            self.result = await self.rival()
+        return value
 
 
 def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
