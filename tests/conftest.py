@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,13 @@ def _catalogue_size(nodeid: str) -> int:
     return catalogue.read_text().count("\n- id:") if catalogue.is_file() else 0
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marker added here
 def pytest_collection_modifyitems(config, items):
-    """Slowest scopes first. `make test` runs pytest-xdist with `--dist loadscope
+    """Mark items that share their node id with another `single_process` (schemathesis makes
+    one per API operation, all named like the test function): pytest-xdist keys items by node
+    id and would silently run only one of them; `make test` runs these without xdist.
+
+    Then slowest scopes first. `make test` runs pytest-xdist with `--dist loadscope
     --no-loadscope-reorder`, which hands classes and modules to the workers in this order, so
     a run does not end with one worker grading a long batch while the other has nothing left
     (seen: 4 of 17 minutes with one core idle). The grading classes go largest catalogue first."""
@@ -65,4 +71,8 @@ def pytest_collection_modifyitems(config, items):
                 return position, -_catalogue_size(item.nodeid)
         return len(SLOW_FIRST), 0
 
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1:
+            item.add_marker(pytest.mark.single_process)
     items.sort(key=rank)  # stable: the order inside a scope is kept
