@@ -71,8 +71,7 @@ def pytest_collection_modifyitems(config, items):
                 return position, -_catalogue_size(item.nodeid)
         return len(SLOW_FIRST), 0
 
-    counts = Counter(item.nodeid for item in items)
-    for item in items:
-        if counts[item.nodeid] > 1:
-            item.add_marker(pytest.mark.single_process)
+    per_node_id = Counter(item.nodeid for item in items)
+    for shared in (item for item in items if per_node_id[item.nodeid] > 1):
+        shared.add_marker(pytest.mark.single_process)
     items.sort(key=rank)  # stable: the order inside a scope is kept
