@@ -79,13 +79,16 @@ def test_readiness_probe_does_not_reach_the_app():
 def test_rerunning_the_start_cell_ten_times_leaks_no_port_or_thread():
     first = serve_asgi(create_app(), "demo")
     fds_before, threads_before = open_fds(), threading.active_count()
-    ports = [first.port]
+    replaced = [first]
     for _ in range(10):  # what re-running `server = serve_asgi(app, "demo")` does
         server = serve_asgi(create_app(), "demo")
-        ports.append(server.port)
+        replaced.append(server)
+    replaced.pop()
     assert list(running()) == ["demo"] and running()["demo"] is server and server.running
-    assert all(port_is_free(p) for p in ports[:-1]), "every replaced server released its port"
-    assert not port_is_free(ports[-1])
+    # Their sockets are closed (the fd count below); a freed port number itself may already
+    # be taken by another process when tests run in parallel, so it is not checked here.
+    assert not any(old.running for old in replaced), "every replaced server stopped"
+    assert not port_is_free(server.port)
     assert threading.active_count() <= threads_before + 1
     assert open_fds() <= fds_before + 2
     assert requests.get(server.url + "/hello", timeout=5).status_code == 200
