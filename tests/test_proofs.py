@@ -196,3 +196,19 @@ def test_a_packed_loss_outside_every_mistakes_exercise_is_reported():
     results = {"p": Result("p", scores={"t1": 0.0, "t2": 0.0, "t3": 0.0}, max_scores=maxes)}
     problems = proofs.check_batch([expected], results, maxes)
     assert len(problems) == 1 and "no mistake of the submission targets" in problems[0]
+
+
+def test_the_runaway_waits_unless_a_spinning_loop_is_asked_for():
+    cells = []
+    for n in range(1, 5):
+        cells += [answer(f"a{n}", f"x{n} = 1"), authoring.tests(f"a{n}-v", 1, f"assert x{n}")]
+    nb = new_notebook(cells)
+    groups = proofs.exercise_groups(nb)
+
+    def runaway_answers(**loop):
+        hostile = proofs.hostile_submissions(nb, nb, groups, **loop)
+        (runaway,) = [e for e in hostile if e.student.startswith("runaway")]
+        return [c.source for c in proofs.answer_cells(runaway.notebook).values()]
+
+    assert runaway_answers() == [proofs.WAITING_LOOP, "x2 = 1", "x3 = 1", "import os\nos._exit(1)"]
+    assert runaway_answers(loop=proofs.SPINNING_LOOP)[0] == "while True:\n    pass"

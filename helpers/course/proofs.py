@@ -12,8 +12,8 @@ The batch holds:
   ``PROOFS_ONE_PER_SUBMISSION=1`` grades each alone);
 - tampered copies: test cells edited, test cells deleted, a graded cell duplicated,
   points changed;
-- a submission whose first answer loops forever and one whose last answer kills
-  the kernel.
+- a submission whose first answer loops forever and whose last answer kills the
+  kernel (its loop waits rather than spins unless asked: see :data:`SPINNING_LOOP`).
 """
 
 from __future__ import annotations
@@ -216,6 +216,14 @@ def mistake_submissions(solution: NotebookNode, assignment: str, one_each: bool 
     return batch
 
 
+#: The runaway answers. Both never return, and a cell timeout stops both the same way (an
+#: interrupt raises KeyboardInterrupt in the loop). A spinning loop burns a core until then
+#: (20 CPU-s per batch at nbgrader_config.py's timeout), so the per-assignment proofs use the
+#: waiting one; tests/test_grade_command.py and tests/test_sandbox.py grade spinning ones.
+SPINNING_LOOP = "while True:\n    pass"
+WAITING_LOOP = "import time\nwhile True:\n    time.sleep(1)"
+
+
 #: How a test cell of the release is tampered with, in turn, one kind per unanswered exercise.
 TAMPERINGS = ("edited", "unmarked", "inflated")
 
@@ -232,7 +240,8 @@ def _tamper(cell: NotebookNode, kind: str) -> None:
 
 
 def hostile_submissions(solution: NotebookNode, released: NotebookNode,
-                         groups: list[tuple[str, list[str]]]) -> list[Expected]:
+                         groups: list[tuple[str, list[str]]],
+                         loop: str = WAITING_LOOP) -> list[Expected]:
     """Submissions that tamper with their tests or run away: each must earn what its answers earn.
 
     Each kind of tampering would raise the grade if it worked, so one submission can
@@ -244,8 +253,8 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
       original points.
     - ``tampered-solution``: a correct notebook with every test cell deleted and the first
       answer cell copied and pasted (same metadata, new id, as JupyterLab pastes): full marks.
-    - ``runaway-loop-then-crash``: the first answer never returns, the last one kills the
-      kernel: graded within the cell timeout, losing only those two exercises' tests (in a
+    - ``runaway-loop-then-crash``: the first answer never returns (``loop``), the last one
+      kills the kernel: graded within the cell timeout, losing only those two exercises' tests (in a
       capstone, whose answers are ``%%writefile`` modules later milestones import, the
       looping answer writes its module first, and only the last exercise's tests are lost).
     """
@@ -269,7 +278,7 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
     pasted["id"] = f"{answer['id']}-copy"
     copied.cells.insert(copied.cells.index(answer) + 1, pasted)
 
-    loop, runaway_lost = "while True:\n    pass", set(first_tests) | set(last_tests)
+    runaway_lost = set(first_tests) | set(last_tests)
     first_source = answer_cells(solution)[first_answer].source
     if first_source.startswith("%%writefile "):
         # A capstone's answer writes a module of one package (`%%writefile blog/security.py`)
@@ -292,8 +301,10 @@ def hostile_submissions(solution: NotebookNode, released: NotebookNode,
     ]
 
 
-def build_batch(source_path: Path, released_path: Path, assignment: str) -> list[Expected]:
-    """Every submission of the proof batch for ``assignment``, with its expected losses."""
+def build_batch(source_path: Path, released_path: Path, assignment: str,
+                loop: str = WAITING_LOOP) -> list[Expected]:
+    """Every submission of the proof batch for ``assignment``, with its expected losses
+    (``loop``: the runaway answer, :data:`WAITING_LOOP` or :data:`SPINNING_LOOP`)."""
     solution, released = read(source_path), read(released_path)
     all_tests = set(graded_cells(solution))
     groups = exercise_groups(solution)
@@ -303,7 +314,7 @@ def build_batch(source_path: Path, released_path: Path, assignment: str) -> list
     ]
     batch += mistake_submissions(solution, assignment)
 
-    batch += hostile_submissions(solution, released, groups)
+    batch += hostile_submissions(solution, released, groups, loop)
     return batch
 
 
