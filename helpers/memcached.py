@@ -144,14 +144,12 @@ class Namespace:
         return key
 
     def remaining(self) -> list[str]:
-        """The keys made here that the server still holds."""
+        """The keys made here (before or after :meth:`clear`) that the server still holds."""
         return sorted(self.client.get_many(sorted(self.made))) if self.made else []
 
     def clear(self) -> int:
         """Delete every key made here; return how many the server still held."""
-        deleted = sum(bool(self.client.delete(key, noreply=False)) for key in sorted(self.made))
-        self.made.clear()
-        return deleted
+        return sum(bool(self.client.delete(key, noreply=False)) for key in sorted(self.made))
 
     def __repr__(self) -> str:
         return f"Namespace({self.prefix!r})"
