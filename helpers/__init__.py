@@ -24,7 +24,9 @@ By step:
   NATS JetStream), :mod:`helpers.search` (a corpus, BM25, SQLite FTS5 or PostgreSQL full text).
 - 11b: :mod:`helpers.scale_lab` (hash ring, replica lag, circuit breaker, queues, stale cache),
   :mod:`helpers.patterns` (aggregate, event store, CQRS projection, saga),
-  :mod:`helpers.cdn` (a caching reverse proxy).
+  :mod:`helpers.cdn` (a caching reverse proxy), :mod:`helpers.memcached` (pymemcache
+  on memcached or its in-process stand-in), :mod:`helpers.load_balancer` (worker processes
+  behind a round-robin balancer).
 
 The course machinery (release, grading, the learner's self-check, benchmarks)
 lives in :mod:`helpers.course` and runs as ``python -m helpers.course ...``.

@@ -51,12 +51,26 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # BACKLOG below: socketserver's 5 drops bursts (1 s retries)
+
+server = Server(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 """
 
+#: Connections a server lets wait to be accepted. socketserver's default, 5, is too few for a
+#: burst of 8 clients at a worker busy computing: the kernel drops the connection attempts past
+#: it and the clients retry only after 1 s (TCP's SYN timeout), which made a one-worker run look
+#: up to 10x slower than it is.
+BACKLOG = 128
+
 _running: list[WorkerPool | RoundRobinBalancer] = []
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = BACKLOG
+    daemon_threads = True
 
 
 class WorkerPool:
@@ -129,8 +143,7 @@ class RoundRobinBalancer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((HOST, 0), Handler)
         self.url = f"http://{HOST}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)

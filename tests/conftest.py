@@ -36,6 +36,20 @@ def db(request, monkeypatch):
     drop(eng)
 
 
+@pytest.fixture(scope="module")
+def memcached_url():
+    """The ``memcache://`` URL of a private memcached started for one test module on a free
+    port (tests/servers.py); skips, saying how to install it, where the binary is missing."""
+    import shutil
+
+    from tests.servers import NO_MEMCACHED, memcached_server
+
+    if not shutil.which("memcached"):
+        pytest.skip(NO_MEMCACHED)
+    with memcached_server() as url:
+        yield url
+
+
 #: Modules whose classes take minutes (grading batches, real servers), run first in this order.
 SLOW_FIRST = (
     "tests/test_real_servers.py",

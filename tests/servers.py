@@ -4,13 +4,22 @@ Each ``*_unreachable`` function tries the server once with a short timeout and r
 why it cannot be used (a skip reason naming the server, its URL and the error), or None
 when it answers; the caller skips with that reason. The servers' default URLs are defined
 here once; the LAB_TEST_*_URL environment variables change them.
+
+Memcached is not probed at a fixed URL: :func:`memcached_server` starts a private one
+(the ``memcached`` binary, ``apt-get install memcached``) on a free port, so a daemon the
+Debian package may have started on 11211 plays no part.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
-from urllib.parse import urlsplit
+import subprocess
+import time
+from collections.abc import Iterator
+from urllib.parse import unquote, urlsplit
 
 import redis
 import sqlalchemy as sa
@@ -88,3 +97,72 @@ def tcp_unreachable(url: str = NATS) -> str | None:
     except OSError as error:
         return _reason(parts.scheme or "server", url, error)
     return None
+
+
+#: Why the memcached tests skip where the binary is missing.
+NO_MEMCACHED = "the memcached binary is not on PATH (apt-get install memcached)"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def memcached_server(timeout: float = 10) -> Iterator[str]:
+    """Start a private memcached on a free 127.0.0.1 port (TCP only, 64 MB), yield its
+    ``memcache://`` URL once it accepts connections, and stop it afterwards.
+
+    Call only where ``shutil.which("memcached")`` finds the binary (else: skip with
+    :data:`NO_MEMCACHED`). As root, memcached refuses to run without ``-u``: it gets ``nobody``.
+    """
+    port = free_port()
+    command = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port),
+               "-U", "0", "-m", "64"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command += ["-u", "nobody"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    said = process.stderr.read().decode(errors="replace").strip()
+                    raise RuntimeError(f"memcached did not start on port {port}: {said}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"memcached did not accept connections on port {port} "
+                                       f"within {timeout:g} s") from None
+                time.sleep(0.02)
+        yield f"memcache://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+def memcached_keys(url: str) -> list[str]:
+    """Every key the memcached at ``url`` holds (``lru_crawler metadump all``, memcached >= 1.4.31)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"lru_crawler metadump all\r\n")
+        data = b""
+        while not data.endswith(b"END\r\n") and not data.startswith(b"ERROR"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    keys = []
+    for line in data.decode(errors="replace").splitlines():
+        if line.startswith("key="):
+            keys.append(unquote(line.split()[0][4:]))
+    return sorted(keys)

@@ -18,6 +18,11 @@ removes its own, and the test removes whatever a killed kernel left behind.
 Step 11a's walkthrough runs once with every one of its servers that answers set at once
 (the broker, Redis, PostgreSQL, NATS), and must say it used each of them.
 
+Step 11b's walkthrough runs with MEMCACHED_URL pointing at a private memcached started on a
+free port (tests/servers.py; skipped without the binary: apt-get install memcached), and
+must print exactly its committed outputs (as nbval compares them: sanitised, the cells
+marked NBVAL_IGNORE_OUTPUT left out), apart from the line naming the server.
+
 Servers are probed with a short timeout; an unreachable one is skipped with the reason
 printed. The URLs can be changed with LAB_TEST_POSTGRES_URL, LAB_TEST_MARIADB_URL,
 LAB_TEST_REDIS_URL, LAB_TEST_AMQP_URL and LAB_TEST_NATS_URL.
@@ -25,7 +30,9 @@ LAB_TEST_REDIS_URL, LAB_TEST_AMQP_URL and LAB_TEST_NATS_URL.
 
 from __future__ import annotations
 
+import re
 import secrets
+from configparser import ConfigParser
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -38,7 +45,7 @@ from nbclient.exceptions import CellExecutionError
 from helpers import databases
 from helpers.course import proofs
 from helpers.course.grading import ScratchCourse, answer_cells, graded_cells, read
-from helpers.course.steps import NOTEBOOKS
+from helpers.course.steps import NOTEBOOKS, REPO
 from tests.servers import (
     AMQP,
     MARIADB,
@@ -47,6 +54,7 @@ from tests.servers import (
     REDIS,
     broker_unreachable,
     database_unreachable,
+    memcached_keys,
     redis_unreachable,
     tcp_unreachable,
 )
@@ -265,3 +273,53 @@ def test_11a_walkthrough_runs_on_the_real_servers(monkeypatch):
     if "DATABASE_URL" in used:
         left = databases.drop_leftovers(postgres.url, prefix=f"lab_{run_id}_")
         assert left == [], f"the notebook left these schemas behind: {left}"
+
+
+# --- Step 11b: Memcached --------------------------------------------------------------------
+
+STEP_11B = "11b-architecture-and-scale"
+
+
+def sanitised(text: str) -> str:
+    """``text`` with tests/nbval_sanitize.cfg's replacements applied, as nbval does."""
+    config = ConfigParser()
+    config.read(REPO / "tests" / "nbval_sanitize.cfg", encoding="utf-8")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+def checked_outputs(nb) -> list[tuple[str, str]]:
+    """(first line of source, sanitised text) of each cell nbval checks (not marked
+    NBVAL_IGNORE_OUTPUT): its streams joined (a stream may arrive in any number of
+    pieces, as nbval allows), then its text/plain results."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:
+            continue
+        streams = {name: "".join(o.text for o in cell.outputs if o.get("name") == name)
+                   for name in ("stdout", "stderr")}
+        results = [o.data.get("text/plain", "") for o in cell.outputs if "data" in o]
+        text = "\n".join([streams["stdout"], streams["stderr"], *results])
+        found.append((cell.source.splitlines()[0], sanitised(text)))
+    return found
+
+
+def test_11b_walkthrough_prints_the_same_on_a_real_memcached(memcached_url, monkeypatch):
+    for variable in ("DATABASE_URL", "REDIS_URL"):  # the defaults, so only Memcached changes
+        monkeypatch.delenv(variable, raising=False)
+    run_id = f"t{secrets.token_hex(3)}"
+    monkeypatch.setenv("MEMCACHED_URL", memcached_url)
+    monkeypatch.setenv("LAB_RUN_ID", run_id)
+    committed = nbformat.read(NOTEBOOKS / f"{STEP_11B}.ipynb", as_version=4)
+    nb = run_walkthrough(STEP_11B, 120, f"the 11b walkthrough failed with MEMCACHED_URL={memcached_url}")
+    stdout, noisy = outputs(nb)
+    assert noisy == [], f"cells wrote to stderr: {noisy}"
+    assert "Memcached: Memcached 1." in stdout, "the notebook never says it used the memcached server"
+    assert "MockMemcacheClient" not in stdout, "with MEMCACHED_URL set the notebook fell back to the stand-in"
+    ran, expected = checked_outputs(nb), checked_outputs(committed)
+    differing = [(want, got) for want, got in zip(expected, ran, strict=False) if want != got]
+    assert differing == [] and len(ran) == len(expected), (
+        f"outputs on memcached differ from the committed ones (committed, got): {differing[:3]}")
+    left = [k for k in memcached_keys(memcached_url) if run_id in k]
+    assert left == [], f"the notebook left these keys on memcached: {left}"
