@@ -180,11 +180,13 @@ def in_process_pytest() -> Iterator[io.StringIO]:
 
     Inside the block only pytest's own plugins load (installed ones, such as hypothesis or
     schemathesis, take seconds and are not needed), options from an outer pytest run
-    (``PYTEST_ADDOPTS``) do not apply, and what pytest prints goes into the yielded buffer,
-    as plain text without colours, not into the cell. Afterwards ``sys.path`` is as it was
-    (pytest puts the tests' folders on it to import them).
+    (``PYTEST_ADDOPTS``, ``PYTEST_PLUGINS``) do not apply, and what pytest prints goes into
+    the yielded buffer, as plain text without colours, not into the cell. Afterwards
+    ``sys.path`` and those variables are as they were (pytest puts the tests' folders on
+    ``sys.path`` to import them).
     """
-    settings = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "", "PY_COLORS": "0"}
+    settings = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "", "PYTEST_PLUGINS": "",
+                "PY_COLORS": "0"}
     saved_env = {name: os.environ.get(name) for name in settings}
     saved_path = list(sys.path)
     os.environ.update(settings)
