@@ -224,7 +224,7 @@ def requests_per_second(url: str, duration: float = 0.5) -> float:
 
 
 
-def best_rates(urls: dict[str, str], rounds: int = 3, duration: float = 0.1) -> dict[str, float]:
+def best_rates(urls: dict[str, str], rounds: int = 3, duration: float = 0.05) -> dict[str, float]:
     """The best of ``rounds`` :func:`requests_per_second` runs per URL, taken in turn.
 
     Interleaving the rounds (A, B, C, A, B, C, ...) spreads a burst of load from elsewhere on
