@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import textwrap
@@ -38,6 +39,7 @@ def test_a_passing_then_a_failing_run_see_the_files_as_they_are(tmp_path):
     assert "GREETING_FOR_TEST" not in os.environ  # the environment is put back
     assert "doubler" not in sys.modules and "test_doubler" not in sys.modules
     assert (sys.path, os.getcwd()) == (path, cwd)
+    assert gc.get_freeze_count() == 0  # the objects frozen for the run are collectable again
 
     (tmp_path / "doubler.py").write_text(MODULE.replace("2 * x", "x + x + 1"))  # same second, new code
     run = run_pytest(tmp_path, "-q", "--tb=line")
