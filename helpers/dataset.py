@@ -11,7 +11,9 @@ Money is stored as integer cents: floating point cannot represent 0.10 exactly.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -117,29 +119,40 @@ def _rows(size: str, seed: int) -> dict[str, list[dict]]:
         })
     item_id = 0
     n_customers, n_products = spec["customers"], spec["products"]
+    # Bound once: 175,000 rows make the attribute look-ups add up. The calls, and so the
+    # rows, are the same as rng.randrange(...) and rng.choices(..., weights=...) would give:
+    # choices turns weights into these running totals itself on every call.
+    randrange, random_, choice, choices = rng.randrange, rng.random, rng.choice, rng.choices
+    randint, paretovariate = rng.randint, rng.paretovariate
+    minutes_in_year = 365 * 24 * 60
+    statuses, status_totals = ["paid", "shipped", "cancelled"], [3, 9, 10]  # weights 3, 6, 1
+    quantities = [1, 1, 1, 2, 2, 3]
+    most_items = 2 * spec["items_per_order"] - 1
+    orders, items = rows["orders"], rows["order_items"]
     for oid in range(1, spec["orders"] + 1):
         # A few customers order a lot (a long tail, as in real shops).
-        customer = min(int(rng.paretovariate(1.2)), n_customers) if rng.random() < 0.2 \
-            else rng.randrange(1, n_customers + 1)
-        status = rng.choices(["paid", "shipped", "cancelled"], weights=[3, 6, 1])[0]
-        rows["orders"].append({
+        customer = min(int(paretovariate(1.2)), n_customers) if random_() < 0.2 \
+            else randrange(1, n_customers + 1)
+        status = choices(statuses, cum_weights=status_totals)[0]
+        orders.append({
             "id": oid, "customer_id": customer, "status": status,
-            "created_at": START + timedelta(minutes=rng.randrange(365 * 24 * 60)),
+            "created_at": START + timedelta(minutes=randrange(minutes_in_year)),
         })
-        for _ in range(rng.randint(1, 2 * spec["items_per_order"] - 1)):
+        for _ in range(randint(1, most_items)):
             item_id += 1
-            product = rng.randrange(1, n_products + 1)
-            rows["order_items"].append({
+            product = randrange(1, n_products + 1)
+            items.append({
                 "id": item_id, "order_id": oid, "product_id": product,
-                "quantity": rng.choice([1, 1, 1, 2, 2, 3]), "unit_price_cents": prices[product],
+                "quantity": choice(quantities), "unit_price_cents": prices[product],
             })
     titles = ["Great", "Does the job", "Broke quickly", "Love it", "Meh", "Worth the price"]
+    ratings, rating_totals = [1, 2, 3, 4, 5], [1, 2, 4, 8, 13]  # weights 1, 1, 2, 4, 5
     for rid in range(1, spec["reviews"] + 1):
         rows["reviews"].append({
-            "id": rid, "product_id": rng.randrange(1, n_products + 1),
-            "customer_id": rng.randrange(1, n_customers + 1),
-            "rating": rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 4, 5])[0],
-            "title": rng.choice(titles),
+            "id": rid, "product_id": randrange(1, n_products + 1),
+            "customer_id": randrange(1, n_customers + 1),
+            "rating": choices(ratings, cum_weights=rating_totals)[0],
+            "title": choice(titles),
         })
     return rows
 
@@ -173,10 +186,22 @@ def _driver_rows(dialect: sa.Dialect, table: sa.Table, batch: list[dict]) -> tup
     keys = list(batch[0])
     compiled = table.insert().compile(dialect=dialect, column_keys=keys)
     convert = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
-
-    def value(row: dict, key: str) -> object:
-        return convert[key](row[key]) if convert[key] else row[key]
-
     if compiled.positional:  # "?" or "%s" placeholders, in this order
-        return str(compiled), [tuple(value(row, key) for key in compiled.positiontup) for row in batch]
-    return str(compiled), [{key: value(row, key) for key in keys} for row in batch]
+        order = list(compiled.positiontup)
+        converted = [(i, convert[key]) for i, key in enumerate(order) if convert[key]]
+        pick = itemgetter(*order)
+        params = [pick(row) for row in batch]  # tuples (every table has several columns)
+        if converted:  # only these columns change (on SQLite: the datetimes)
+            params = _convert_columns(params, converted)
+        return str(compiled), params
+    return str(compiled), [{key: convert[key](row[key]) if convert[key] else row[key] for key in keys}
+                           for row in batch]
+
+
+def _convert_columns(params: list[tuple], converted: list[tuple[int, Callable]]) -> list[tuple]:
+    """``params`` with each column ``i`` of ``converted`` passed through its converter."""
+    rows = [list(row) for row in params]
+    for i, fix in converted:
+        for row in rows:
+            row[i] = fix(row[i])
+    return [tuple(row) for row in rows]
