@@ -122,13 +122,18 @@ class AsgiServer:
         finally:
             conn.close()
 
+    def request_stop(self) -> None:
+        """Ask uvicorn to exit, without waiting: :meth:`stop` waits (``stop_all`` asks every
+        server first, so their shutdowns, each at least 0.1 s of uvicorn's polling, overlap)."""
+        self._server.should_exit = True
+        self._server.force_exit = True  # do not wait for open WebSockets or streams
+
     def stop(self) -> None:
         """Ask uvicorn to exit, wait for its thread and release the port. Safe to call twice."""
         if self._stopped:
             return
         self._stopped = True
-        self._server.should_exit = True
-        self._server.force_exit = True  # do not wait for open WebSockets or streams
+        self.request_stop()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self._socket.close()

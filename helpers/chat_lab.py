@@ -150,6 +150,8 @@ class ChatPair:
                    for s in self.servers if s.app.state.chat.hub.loop is not None and s.running]
         for future in closing:  # Redis is closed inside each server's own event loop
             future.result(timeout=5)
+        for server in self.servers:  # both shut down at once, then each is waited for
+            server.request_stop()
         for server in self.servers:
             server.stop()
         self.redis.clear()

@@ -96,6 +96,7 @@ class WSGIProcess:
         self._log = tempfile.NamedTemporaryFile(prefix=f"{server}-", suffix=".log", delete=False)  # noqa: SIM115
         self.log_path = Path(self._log.name)
         self._final_log: str | None = None
+        self._stop_requested = False
         self.process = subprocess.Popen(
             command, cwd=REPO, env=dict(env), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT,
@@ -158,6 +159,12 @@ class WSGIProcess:
                 raise WSGIProcessError(f"{text!r} did not appear in the {self.server} log:\n{self.log_text}")
             time.sleep(0.02)
 
+    def request_stop(self) -> None:
+        """Send SIGTERM once, without waiting (:meth:`stop` waits): several servers then drain at once."""
+        if self.running and not self._stop_requested:
+            self._stop_requested = True
+            self.process.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows
+
     def stop(self, timeout: float | None = None) -> int:
         """Stop gracefully (SIGTERM: in-flight requests finish); kill after ``timeout`` s.
 
@@ -168,7 +175,7 @@ class WSGIProcess:
         if timeout is None:
             timeout = self.graceful_timeout + 5
         if self.running:
-            self.process.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows
+            self.request_stop()
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -250,8 +257,15 @@ def running() -> list[WSGIProcess]:
 
 
 def stop_all() -> None:
-    """Stop every server started by :func:`start_wsgi` (also runs at interpreter exit)."""
-    for proc in list(_running):
+    """Stop every server started by :func:`start_wsgi` (also runs at interpreter exit).
+
+    Every server gets SIGTERM first, so their graceful shutdowns overlap; then each is
+    waited for (and killed after 5 s).
+    """
+    procs = list(_running)
+    for proc in procs:
+        proc.request_stop()
+    for proc in procs:
         proc.stop(timeout=5)
 
 
