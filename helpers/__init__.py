@@ -8,7 +8,8 @@ Shared by every step:
 
 By step:
 
-- 01, 02: :mod:`helpers.inprocess_pytest` (run pytest on a folder in the kernel's process).
+- 01, 02, 04: :mod:`helpers.inprocess_pytest` (run pytest on a folder in the kernel's process);
+  04: :mod:`helpers.quick_imports` (jsonschema without a grammar nothing uses).
 - 02: :mod:`helpers.local_httpbin`, :mod:`helpers.http_wire` (raw HTTP, demo apps),
   :mod:`helpers.rest_demo` (a small REST API), :mod:`helpers.oauth_demo` (OAuth2 + OIDC),
   :mod:`helpers.dns_lab` (an authoritative DNS server on 127.0.0.1, a caching resolver).

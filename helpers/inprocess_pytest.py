@@ -23,11 +23,11 @@ import gc
 import io
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["PytestRun", "run_pytest"]
+__all__ = ["PytestRun", "pytest_environment", "run_pytest"]
 
 
 class PytestRun(NamedTuple):
@@ -37,25 +37,35 @@ class PytestRun(NamedTuple):
     output: str
 
 
-def run_pytest(folder: str | Path, *args: str, env: Mapping[str, str] | None = None) -> PytestRun:
-    """Run pytest with ``args`` in ``folder``, in this process, with ``env`` added to the environment."""
-    import pytest  # only when a notebook runs tests: the import costs a few tenths of a second
+@contextlib.contextmanager
+def pytest_environment(folder: str | Path | None = None,
+                       env: Mapping[str, str] | None = None) -> Iterator[io.StringIO]:
+    """Inside the block, ``pytest.main`` runs here as a new ``pytest`` command would.
 
-    folder = Path(folder).resolve()
-    added = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "", "PY_COLORS": "0", **(env or {})}
+    Only pytest's own plugins load (installed ones, such as hypothesis or schemathesis,
+    take seconds and are not wanted), options from an outer run (``PYTEST_ADDOPTS``,
+    ``PYTEST_PLUGINS``) do not apply, ``env`` is added to the environment, and what is
+    printed goes into the yielded buffer as plain text. With ``folder``, the block runs
+    in that folder and the modules imported from it are forgotten afterwards. The
+    environment, working directory and ``sys.path`` are put back.
+    """
+    folder = Path(folder).resolve() if folder is not None else None
+    added = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "", "PYTEST_PLUGINS": "",
+             "PY_COLORS": "0", **(env or {})}
     saved_env = {name: os.environ.get(name) for name in added}
     saved_path, saved_cwd, saved_bytecode = list(sys.path), os.getcwd(), sys.dont_write_bytecode
     report = io.StringIO()
     try:
         os.environ.update(added)
-        os.chdir(folder)
+        if folder is not None:
+            os.chdir(folder)
         sys.dont_write_bytecode = True  # a file rewritten within the same second is read afresh
         # pytest ends a session with gc.collect() (twice, for unraisable exceptions): in a
         # kernel holding matplotlib and friends that scans every object, a quarter of a second
         # each. Frozen, the objects that were here before the run are left out of it.
         gc.freeze()
-        with contextlib.redirect_stdout(report):
-            exit_code = pytest.main(["-p", "no:cacheprovider", "--color=no", *args])
+        with contextlib.redirect_stdout(report), contextlib.redirect_stderr(report):
+            yield report
     finally:
         gc.unfreeze()
         os.chdir(saved_cwd)
@@ -66,7 +76,16 @@ def run_pytest(folder: str | Path, *args: str, env: Mapping[str, str] | None = N
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _forget_modules_from(folder)
+        if folder is not None:
+            _forget_modules_from(folder)
+
+
+def run_pytest(folder: str | Path, *args: str, env: Mapping[str, str] | None = None) -> PytestRun:
+    """Run pytest with ``args`` in ``folder``, in this process, with ``env`` added to the environment."""
+    import pytest  # only when a notebook runs tests: the import costs a few tenths of a second
+
+    with pytest_environment(folder, env) as report:
+        exit_code = pytest.main(["-p", "no:cacheprovider", "--color=no", *args])
     return PytestRun(int(exit_code), report.getvalue())
 
 

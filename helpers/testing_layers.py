@@ -20,8 +20,8 @@ bug; each session writes ``report-<bug>.xml`` (``report-none.xml`` for no bug)::
     python -m helpers.testing_layers --reports=DIR --bug= --bug=no-commit -- -q tests/
 
 A notebook runs the same sessions in its own kernel, where Python, pytest, Flask and
-SQLAlchemy are already loaded: :func:`run_sessions` inside :func:`in_process_pytest`,
-and :func:`run_pytest` for one plain session (``python -m pytest ARGS``, in this process).
+SQLAlchemy are already loaded: :func:`run_sessions` inside
+:func:`helpers.inprocess_pytest.pytest_environment`.
 
 For testing functional tests, :func:`create_broken_app` builds the books API with one
 of the defects in :data:`SERVED_BREAKS`, each visible only to a client over HTTP, as
@@ -30,14 +30,12 @@ step 02's ``helpers.rest_demo.create_broken_app`` does for the notes API.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import statistics
 import sys
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,8 +43,8 @@ from typing import Any, NamedTuple
 from flask import Flask, Response, json, request
 
 __all__ = [
-    "BUGS", "LAYERS", "SERVED_BREAKS", "LayerResult", "create_broken_app", "in_process_pytest",
-    "layer_results", "plant", "pytest_configure", "run_pytest", "run_sessions", "unplant",
+    "BUGS", "LAYERS", "SERVED_BREAKS", "LayerResult", "create_broken_app", "layer_results", "plant",
+    "pytest_configure", "run_sessions", "unplant",
 ]
 
 #: The layers, fastest first; each is a folder of tests (``tests/unit``, ...).
@@ -172,53 +170,6 @@ def run_sessions(bugs: Iterable[str], pytest_args: list[str], reports: str | Pat
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not worst:
             worst = int(code)
     return worst
-
-
-@contextlib.contextmanager
-def in_process_pytest() -> Iterator[io.StringIO]:
-    """Run ``pytest.main`` here (a notebook's kernel) as a fresh ``python -m pytest`` would run.
-
-    Inside the block only pytest's own plugins load (installed ones, such as hypothesis or
-    schemathesis, take seconds and are not needed), options from an outer pytest run
-    (``PYTEST_ADDOPTS``, ``PYTEST_PLUGINS``) do not apply, and what pytest prints goes into
-    the yielded buffer, as plain text without colours, not into the cell. Afterwards
-    ``sys.path`` and those variables are as they were (pytest puts the tests' folders on
-    ``sys.path`` to import them).
-    """
-    settings = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "", "PYTEST_PLUGINS": "",
-                "PY_COLORS": "0"}
-    saved_env = {name: os.environ.get(name) for name in settings}
-    saved_path = list(sys.path)
-    os.environ.update(settings)
-    output = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            yield output
-    finally:
-        sys.path[:] = saved_path
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def run_pytest(pytest_args: list[str]) -> tuple[int, str]:
-    """``python -m pytest *pytest_args``, run in this process: (exit code, what pytest printed).
-
-    See :func:`in_process_pytest`. The test modules it imported are forgotten
-    afterwards, so running it again (or on other files with the same names, such as
-    another ``conftest.py``) imports them afresh.
-    """
-    import pytest
-
-    before = set(sys.modules)
-    with in_process_pytest() as output:
-        try:
-            code = pytest.main(list(pytest_args))
-        finally:
-            _forget_test_modules(before, _test_places(pytest_args))
-    return int(code), output.getvalue()
 
 
 @dataclass(frozen=True)

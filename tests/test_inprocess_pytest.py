@@ -51,3 +51,24 @@ def test_a_passing_then_a_failing_run_see_the_files_as_they_are(tmp_path):
 
 def test_no_tests_is_the_commands_exit_status_5(tmp_path):
     assert run_pytest(tmp_path, "-q").exit_code == 5
+
+
+def test_run_pytest_in_this_process_twice_with_other_conftests(tmp_path, capsys, monkeypatch):
+    """run_pytest: a second folder's conftest.py is imported afresh; env, sys.path and output stay clean."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--definitely-not-an-option")  # an outer run's options do not apply
+    path_before = list(sys.path)
+    summaries = []
+    for value in ("first", "second"):
+        folder = tmp_path / value
+        folder.mkdir()
+        (folder / "conftest.py").write_text(
+            f"import pytest\n\n@pytest.fixture\ndef value():\n    return {value!r}\n")
+        (folder / "test_value.py").write_text(f"def test_value(value):\n    assert value == {value!r}\n")
+        run = run_pytest(folder, "-q")
+        assert run.exit_code == 0, run.output
+        summaries.append(run.output.strip().splitlines()[-1])
+    assert [s.split(" in ")[0] for s in summaries] == ["1 passed", "1 passed"]
+    assert "\x1b[" not in "".join(summaries)  # plain text, no colours
+    assert os.environ["PYTEST_ADDOPTS"] == "--definitely-not-an-option"
+    assert sys.path == path_before
+    assert capsys.readouterr().out == ""  # pytest's report went into `output`, not to stdout

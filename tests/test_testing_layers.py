@@ -220,25 +220,3 @@ def test_unknown_defect_is_refused():
         create_broken_app("typo")
     assert set(SERVED_BREAKS) == set(CHANGED) | {"request-id-replaced"}
 
-
-def test_run_pytest_in_this_process_twice_with_other_conftests(tmp_path, capsys, monkeypatch):
-    """run_pytest: a second folder's conftest.py is imported afresh; env, sys.path and output stay clean."""
-    from helpers.testing_layers import run_pytest
-
-    monkeypatch.setenv("PYTEST_ADDOPTS", "--definitely-not-an-option")  # an outer run's options do not apply
-    path_before = list(sys.path)
-    summaries = []
-    for value in ("first", "second"):
-        folder = tmp_path / value
-        folder.mkdir()
-        (folder / "conftest.py").write_text(
-            f"import pytest\n\n@pytest.fixture\ndef value():\n    return {value!r}\n")
-        (folder / "test_value.py").write_text(f"def test_value(value):\n    assert value == {value!r}\n")
-        code, output = run_pytest(["-q", "-p", "no:cacheprovider", str(folder)])
-        assert code == 0, output
-        summaries.append(output.strip().splitlines()[-1])
-    assert [s.split(" in ")[0] for s in summaries] == ["1 passed", "1 passed"]
-    assert "\x1b[" not in "".join(summaries)  # plain text, no colours
-    assert os.environ["PYTEST_ADDOPTS"] == "--definitely-not-an-option"
-    assert sys.path == path_before
-    assert capsys.readouterr().out == ""  # pytest's report went into `output`, not to stdout

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import sys
 
+from helpers.quick_imports import skip_iri_grammar
 
-def skip_iri_grammar() -> None:
-    """Make ``import rfc3987_syntax`` fail fast in this process (unless it is already imported)."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: ImportError on import
+__all__ = ["cache_metadata_schema", "nbgrader_command", "skip_iri_grammar"]
 
 
 class _SchemaCheckedOnce:
