@@ -5,6 +5,7 @@ Shared by every step:
 - :mod:`helpers.servers`: run a WSGI app on 127.0.0.1 in the background (HTTP or HTTPS).
 - :mod:`helpers.measure`: timing helpers for measured behaviour.
 - :mod:`helpers.workloads`: CPU-bound work and a slow service for the concurrency demos.
+- :mod:`helpers.key_namespaces`: per-run key prefixes on Redis and Memcached, cleared at exit.
 
 By step:
 

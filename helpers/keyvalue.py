@@ -17,23 +17,17 @@ namespace at exit) deletes them.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import re
-import secrets
-import threading
 
 import redis
+
+from helpers.key_namespaces import AtExit, new_prefix
 
 __all__ = ["Namespace", "client", "clear_all", "describe", "is_fake", "namespace"]
 
 ENV_VAR = "REDIS_URL"
-#: Optional run id put in every prefix (the test suite sets one, to clean up after a killed kernel).
-RUN_VAR = "LAB_RUN_ID"
 
-_namespaces: list[Namespace] = []
-_lock = threading.Lock()
+_made = AtExit()  # the namespaces made here, cleared at exit
 
 
 def client(url: str | None = None) -> redis.Redis:
@@ -104,21 +98,9 @@ class Namespace:
 
 def namespace(r: redis.Redis, label: str = "lab") -> Namespace:
     """A fresh key namespace ``<label>:<random>`` on ``r``, cleared at exit."""
-    run = re.sub(r"[^a-z0-9]", "", os.environ.get(RUN_VAR, "").lower())[:20]
-    ns = Namespace(r, f"{label}:{run + '_' if run else ''}{secrets.token_hex(4)}")
-    with _lock:
-        _namespaces.append(ns)
-    return ns
+    return _made.add(Namespace(r, new_prefix(label)))
 
 
 def clear_all() -> None:
     """Delete the keys of every namespace made in this process (also runs at exit)."""
-    with _lock:
-        spaces = list(_namespaces)
-        _namespaces.clear()
-    for ns in spaces:
-        with contextlib.suppress(Exception):  # at exit, a server may already be gone
-            ns.clear()
-
-
-atexit.register(clear_all)
+    _made.clear_all()

@@ -32,23 +32,18 @@ Memcached cannot list its keys, so a :class:`Namespace` remembers the keys it ma
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import re
-import secrets
-import threading
 from urllib.parse import urlsplit
 
 from pymemcache.client.base import Client
 from pymemcache.serde import FLAG_BYTES, FLAG_INTEGER
 from pymemcache.test.utils import MockMemcacheClient
 
+from helpers.key_namespaces import AtExit, new_prefix
+
 __all__ = ["SERDE", "Namespace", "client", "clear_all", "describe", "is_fake", "namespace"]
 
 ENV_VAR = "MEMCACHED_URL"
-#: Optional run id put in every prefix (the test suite sets one), as in helpers.keyvalue.
-RUN_VAR = "LAB_RUN_ID"
 DEFAULT_PORT = 11211
 SCHEMES = ("memcache", "memcached")
 
@@ -75,8 +70,7 @@ class BytesSerde:
 #: The serde both clients use (see the module docstring).
 SERDE = BytesSerde()
 
-_namespaces: list[Namespace] = []
-_lock = threading.Lock()
+_made = AtExit()  # the namespaces made here, cleared at exit
 
 
 def parse_url(url: str) -> tuple[str, int]:
@@ -157,21 +151,9 @@ class Namespace:
 
 def namespace(mc: Client | MockMemcacheClient, label: str = "lab") -> Namespace:
     """A fresh key namespace ``<label>:<random>`` on ``mc``, cleared at exit."""
-    run = re.sub(r"[^a-z0-9]", "", os.environ.get(RUN_VAR, "").lower())[:20]
-    ns = Namespace(mc, f"{label}:{run + '_' if run else ''}{secrets.token_hex(4)}")
-    with _lock:
-        _namespaces.append(ns)
-    return ns
+    return _made.add(Namespace(mc, new_prefix(label)))
 
 
 def clear_all() -> None:
     """Delete the keys of every namespace made in this process (also runs at exit)."""
-    with _lock:
-        spaces = list(_namespaces)
-        _namespaces.clear()
-    for ns in spaces:
-        with contextlib.suppress(Exception):  # at exit, a server may already be gone
-            ns.clear()
-
-
-atexit.register(clear_all)
+    _made.clear_all()
