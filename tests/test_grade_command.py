@@ -129,6 +129,54 @@ def stand_in_worker(conn, course_dir, assignment, feedback):
         conn.send(("done", asdict(workers.Outcome(student, graded=True, score=1.0, max_score=1.0))))
 
 
+def waiting_worker(conn, course_dir, assignment, feedback):
+    """A worker without nbgrader: "sleeper" waits 3 s (a test's timeout), others take 0.1 s;
+    each outcome says which process graded it and when (reason: "pid start end")."""
+    conn.send(("ready", os.getpid()))
+    while (student := conn.recv()) is not None:
+        conn.send(("started", student))
+        start = time.monotonic()
+        time.sleep(3.0 if student == "sleeper" else 0.1)
+        conn.send(("done", asdict(workers.Outcome(
+            student, graded=True, reason=f"{os.getpid()} {start} {time.monotonic()}"))))
+
+
+def environment_worker(conn, course_dir, assignment, feedback):
+    """A worker without nbgrader that reports GRADER_TEST_MARK as it sees it (in reason)."""
+    conn.send(("ready", os.getpid()))
+    while (student := conn.recv()) is not None:
+        conn.send(("done", asdict(workers.Outcome(
+            student, graded=True, reason=os.environ.get("GRADER_TEST_MARK", "")))))
+
+
+@pytest.mark.parametrize("idle_cores, overlapped", [(2.0, True), (0.0, False)])
+def test_a_waiting_submission_lets_another_worker_use_the_idle_core(
+        tmp_path, monkeypatch, idle_cores, overlapped):
+    # The machine's idle time is stood in for: under a loaded test run there may be none.
+    monkeypatch.setattr(workers._IdleCores, "update", lambda self, now: setattr(self, "value", idle_cores))
+    pool = workers.Pool(tmp_path, "a", 1, target=waiting_worker)
+    outcomes = {o.student: o.reason.split() for o in pool.grade(["sleeper", "a", "b", "c"])}
+    sleeper_end = float(outcomes["sleeper"][2])
+    during = [s for s in "abc" if float(outcomes[s][2]) < sleeper_end]
+    if overlapped:  # one computing worker at most, but the sleeper's does not count
+        assert during == ["a", "b", "c"], "the others were graded while the sleeper waited"
+        assert len({pid for pid, _, _ in outcomes.values()}) == 2
+        assert len(pool.workers) == 0
+    else:  # no idle core: no second worker
+        assert during == []
+        assert len({pid for pid, _, _ in outcomes.values()}) == 1
+
+
+def test_workers_see_the_environment_the_command_has_now(tmp_path, monkeypatch):
+    # Workers fork from a server that started with an older environment (helpers/grader/preload.py).
+    monkeypatch.setenv("GRADER_TEST_MARK", "first")
+    pool = workers.Pool(tmp_path, "a", 1, target=environment_worker)
+    assert [o.reason for o in pool.grade(["a"])] == ["first"]
+    monkeypatch.setenv("GRADER_TEST_MARK", "second")
+    pool = workers.Pool(tmp_path, "a", 1, target=environment_worker)
+    assert [o.reason for o in pool.grade(["a"])] == ["second"]
+
+
 def test_the_pool_regrades_what_a_killed_worker_held(tmp_path):
     killed = []
 

@@ -34,6 +34,8 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Unicode
 
+from helpers.grader.kernels import QuickKernels
+
 BWRAP = "bwrap"
 # Inside the sandbox: a fresh tmpfs of its own, not the host's /tmp.
 SANDBOX_TMP = "/tmp"  # noqa: S108
@@ -255,3 +257,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             shutil.rmtree(self._private, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
+
+
+class QuickSandboxedKernelManager(QuickKernels, SandboxedKernelManager):
+    """A SandboxedKernelManager made quick by :class:`helpers.grader.kernels.QuickKernels`."""

@@ -338,14 +338,29 @@ class GuardedExecute(Execute):
     """
 
     confine = Bool(False, help="Run each submission's kernel confined (bubblewrap).").tag(config=True)
+    quick_kernels = Bool(
+        False, help="Start and stop kernels without jupyter_client's fixed waits "
+        "(helpers.grader.kernels; the grade command's workers turn it on).",
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.confine:
-            from helpers.grader.sandbox import SandboxedKernelManager, check_bwrap
+            from helpers.grader.sandbox import (
+                QuickSandboxedKernelManager,
+                SandboxedKernelManager,
+                check_bwrap,
+            )
 
             check_bwrap()  # refuse to grade unconfined: the error says how to install bwrap
-            self.kernel_manager_class = SandboxedKernelManager
+            self.kernel_manager_class = (
+                QuickSandboxedKernelManager if self.quick_kernels else SandboxedKernelManager)
+        elif self.quick_kernels:
+            from helpers.grader.kernels import QuickKernelManager
+
+            self.kernel_manager_class = QuickKernelManager
+        if self.quick_kernels:
+            self.shutdown_kernel = "immediate"  # a graded kernel's state is thrown away
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None):
         self._flag_reasons: list[str] = []

@@ -9,7 +9,11 @@ through :class:`nbgrader.apps.api.NbGraderAPI`, exactly as ``nbgrader autograde
 ASSIGNMENT --student S`` does.
 
 The parent hands out one student at a time over a pipe per worker, so it always
-knows which submission each worker holds. A worker that dies (killed, out of
+knows which submission each worker holds. ``size`` workers (the number of cores by
+default) compute at once; a worker whose submission is *waiting* (a test's sleep or
+timeout: its processes used under :data:`WAITING_BELOW` of a core for a second) does not
+count while a core stands idle, so another worker (up to twice ``size``) grades the
+next submission meanwhile. A worker that dies (killed, out of
 memory) loses nothing: its submission goes back to the queue (once; a second
 death fails it with that reason) and a fresh worker takes its place.
 
@@ -23,6 +27,7 @@ could not start (see :data:`TRANSIENT`).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
 import os
 import random
 import re
@@ -45,6 +50,12 @@ TRANSIENT = ("database is locked", "Address already in use",
              "Kernel died before replying to kernel_info")
 #: Times a submission may take its worker down before it is failed.
 MAX_WORKER_DEATHS = 2
+#: A worker whose processes used less of a core than this over the last second is waiting.
+WAITING_BELOW = 0.2
+#: ... provided the machine had at least this much of a core idle over that second.
+IDLE_AT_LEAST = 0.5
+#: How often the parent looks at its workers, in seconds.
+TICK = 0.25
 
 #: Checks run after each submission is graded, in the worker:
 #: ``check(course_dir, assignment, student) -> list of flags`` (e.g. "tampered: ...").
@@ -117,6 +128,7 @@ class Grader:
         app.load_config_file()
         config = app.config
         config.CourseDirectory.root = str(self.course_dir)
+        config.GuardedExecute.quick_kernels = True  # helpers/grader/kernels.py
         if db_url:
             config.CourseDirectory.db_url = db_url
         self.api = NbGraderAPI(config=config)
@@ -201,6 +213,25 @@ def serve(conn: Connection, course_dir: str, assignment: str, feedback: bool) ->
 # ---------------------------------------------------------------- in the parent
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers are forked from a server process that has nbgrader imported (helpers/grader/
+    preload.py): a fresh interpreter each, without paying for the imports each time. Where
+    there is no fork (Windows, macOS's default), they are spawned."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["helpers.grader.preload"])
+    return context
+
+
+def _in_parent_environment(environ: dict[str, str], target: Callable[..., None], *args) -> None:
+    """Run ``target(*args)`` with the environment the parent has now (the fork server keeps
+    the one it started with; nbgrader_config.py reads e.g. GRADER_CONFINE from it)."""
+    os.environ.clear()
+    os.environ.update(environ)
+    target(*args)
+
+
 class GradingError(RuntimeError):
     """The batch cannot be graded at all (e.g. nbgrader's configuration does not load)."""
 
@@ -211,6 +242,59 @@ class _Worker:
     conn: Connection
     student: str | None = None  # the submission it holds
     ready: bool = False
+    mark: tuple[float, float] | None = None  # (when, CPU seconds of its processes) a second ago
+    usage: float | None = None  # cores its processes used over the last second, if known
+
+    def measure(self, now: float) -> None:
+        """Update :attr:`usage` (once a second) from the CPU time of the worker's processes."""
+        cpu = process_tree_cpu(self.process.pid)
+        if cpu is None or self.mark is None:
+            self.mark, self.usage = (now, cpu) if cpu is not None else None, None
+        elif now - self.mark[0] >= 1.0:
+            self.usage = (cpu - self.mark[1]) / (now - self.mark[0])
+            self.mark = (now, cpu)
+
+
+def process_tree_cpu(pid: int | None) -> float | None:
+    """CPU seconds used so far by process ``pid`` and its descendants (ended ones included,
+    once reaped), or None if it is gone."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except (psutil.Error, ValueError):
+        return None
+    total = 0.0
+    for process in tree:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+class _IdleCores:
+    """Cores the machine left idle over the last second (psutil's system-wide CPU times),
+    counting the time it gave to niced processes, which yield to the workers."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._mark = (time.monotonic(), self._idle())
+        self.value = 0.0
+
+    def _idle(self) -> float:
+        times = self._psutil.cpu_times()
+        return times.idle + getattr(times, "iowait", 0.0) + getattr(times, "nice", 0.0)
+
+    def update(self, now: float) -> None:
+        if now - self._mark[0] >= 1.0:
+            idle = self._idle()
+            self.value = (idle - self._mark[1]) / (now - self._mark[0])
+            self._mark = (now, idle)
 
 
 class Pool:
@@ -222,17 +306,20 @@ class Pool:
         self.course_dir = Path(course_dir).resolve()
         self.assignment = assignment
         self.size = max(1, size)
+        self.max_size = 2 * self.size  # with the workers that stand in for waiting ones
         self.feedback = feedback
         self.on_event = on_event or (lambda event, pid, student: None)
         self.target = target  # the worker's main loop (tests pass a stand-in for nbgrader)
-        self._context = multiprocessing.get_context("spawn")  # nothing inherited: a clean nbgrader
+        self._context = _worker_context()
         self.workers: list[_Worker] = []
         self._died_starting = 0  # workers that died before saying they were ready
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=self.target, args=(child, str(self.course_dir), self.assignment, self.feedback),
+            target=_in_parent_environment,
+            args=(dict(os.environ), self.target, child, str(self.course_dir), self.assignment,
+                  self.feedback),
             name="grader-worker", daemon=True,
         )
         process.start()
@@ -257,13 +344,11 @@ class Pool:
         try:
             for _ in range(min(self.size, len(pending))):
                 self._spawn()
+            idle_cores = _IdleCores()
             while pending or any(w.student for w in self.workers):
-                for worker in self.workers:
-                    if worker.ready and worker.student is None and pending:
-                        worker.student = pending.popleft()
-                        worker.conn.send(worker.student)
+                self._dispatch(pending, idle_cores)
                 ready = wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers],
-                             timeout=1.0)
+                             timeout=TICK)
                 for worker in list(self.workers):
                     if worker.conn in ready:
                         try:
@@ -297,6 +382,27 @@ class Pool:
         finally:
             self.close()
         return [outcomes[s] for s in students if s in outcomes]
+
+    def _dispatch(self, pending: deque[str], idle_cores: _IdleCores) -> None:
+        """Give free workers the next submissions, keeping ``size`` workers computing."""
+        now = time.monotonic()
+        idle_cores.update(now)
+        busy = [w for w in self.workers if w.student is not None]
+        for worker in busy:
+            worker.measure(now)
+        waiting = [w for w in busy if w.usage is not None and w.usage < WAITING_BELOW]
+        computing = len(busy) - (len(waiting) if idle_cores.value >= IDLE_AT_LEAST else 0)
+        free = [w for w in self.workers if w.ready and w.student is None]
+        starting = [w for w in self.workers if not w.ready]
+        while pending and computing < self.size:
+            if not free:
+                if not starting and len(self.workers) < self.max_size:
+                    self._spawn()  # ready in a moment; it gets work then
+                break
+            worker = free.pop(0)
+            worker.student, worker.mark, worker.usage = pending.popleft(), None, None
+            worker.conn.send(worker.student)
+            computing += 1
 
     def _handle(self, worker: _Worker, message: tuple, finish: Callable[[Outcome], None]) -> None:
         kind, value = message
