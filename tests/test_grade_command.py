@@ -153,7 +153,11 @@ def environment_worker(conn, course_dir, assignment, feedback):
 def test_a_waiting_submission_lets_another_worker_use_the_idle_core(
         tmp_path, monkeypatch, idle_cores, overlapped):
     # The machine's idle time is stood in for: under a loaded test run there may be none.
-    monkeypatch.setattr(workers._IdleCores, "update", lambda self, now: setattr(self, "value", idle_cores))
+    def reading(self, now):
+        self.value = idle_cores
+        return False  # no new reading: no extra computing worker, only the waiting rule
+
+    monkeypatch.setattr(workers._IdleCores, "update", reading)
     pool = workers.Pool(tmp_path, "a", 1, target=waiting_worker)
     outcomes = {o.student: o.reason.split() for o in pool.grade(["sleeper", "a", "b", "c"])}
     sleeper_end = float(outcomes["sleeper"][2])
@@ -165,6 +169,28 @@ def test_a_waiting_submission_lets_another_worker_use_the_idle_core(
     else:  # no idle core: no second worker
         assert during == []
         assert len({pid for pid, _, _ in outcomes.values()}) == 1
+
+
+def quick_worker(conn, course_dir, assignment, feedback):
+    """A worker without nbgrader: each submission takes 0.4 s, shorter than a waiting
+    worker is noticed in; the outcome says which process graded it (reason)."""
+    conn.send(("ready", os.getpid()))
+    while (student := conn.recv()) is not None:
+        time.sleep(0.4)
+        conn.send(("done", asdict(workers.Outcome(student, graded=True, reason=str(os.getpid())))))
+
+
+@pytest.mark.parametrize("idle_cores, most", [(2.0, 2), (0.0, 1)])
+def test_cores_that_stay_idle_get_one_more_worker(tmp_path, monkeypatch, idle_cores, most):
+    def reading(self, now):
+        self.value = idle_cores
+        return True
+
+    monkeypatch.setattr(workers._IdleCores, "update", reading)
+    pool = workers.Pool(tmp_path, "a", 1, target=quick_worker)
+    outcomes = pool.grade([f"s{i}" for i in range(12)])
+    assert all(o.graded for o in outcomes)
+    assert len({o.reason for o in outcomes}) == most  # at most twice the size
 
 
 def test_workers_see_the_environment_the_command_has_now(tmp_path, monkeypatch):

@@ -12,8 +12,10 @@ The parent hands out one student at a time over a pipe per worker, so it always
 knows which submission each worker holds. ``size`` workers (the number of cores by
 default) compute at once; a worker whose submission is *waiting* (a test's sleep or
 timeout: its processes used under :data:`WAITING_BELOW` of a core for a second) does not
-count while a core stands idle, so another worker (up to twice ``size``) grades the
-next submission meanwhile. A worker that dies (killed, out of
+count while a core stands idle, so another worker grades the next submission meanwhile;
+and while a core stays idle all the same (the short waits of every submission: a kernel
+starting, a reply on its way), one more worker at a time computes too, up to twice
+``size``, one fewer again once the machine is saturated. A worker that dies (killed, out of
 memory) loses nothing: its submission goes back to the queue (once; a second
 death fails it with that reason) and a fresh worker takes its place.
 
@@ -54,6 +56,8 @@ MAX_WORKER_DEATHS = 2
 WAITING_BELOW = 0.2
 #: ... provided the machine had at least this much of a core idle over that second.
 IDLE_AT_LEAST = 0.5
+#: Cores idle below this: the machine is saturated, extra computing workers are let go.
+SATURATED = 0.1
 #: How often the parent looks at its workers, in seconds.
 TICK = 0.25
 
@@ -290,11 +294,14 @@ class _IdleCores:
         times = self._psutil.cpu_times()
         return times.idle + getattr(times, "iowait", 0.0) + getattr(times, "nice", 0.0)
 
-    def update(self, now: float) -> None:
-        if now - self._mark[0] >= 1.0:
-            idle = self._idle()
-            self.value = (idle - self._mark[1]) / (now - self._mark[0])
-            self._mark = (now, idle)
+    def update(self, now: float) -> bool:
+        """Take a new reading once a second; True when it did."""
+        if now - self._mark[0] < 1.0:
+            return False
+        idle = self._idle()
+        self.value = (idle - self._mark[1]) / (now - self._mark[0])
+        self._mark = (now, idle)
+        return True
 
 
 class Pool:
@@ -307,6 +314,7 @@ class Pool:
         self.assignment = assignment
         self.size = max(1, size)
         self.max_size = 2 * self.size  # with the workers that stand in for waiting ones
+        self.allowed = self.size  # workers computing at once; more while cores stay idle
         self.feedback = feedback
         self.on_event = on_event or (lambda event, pid, student: None)
         self.target = target  # the worker's main loop (tests pass a stand-in for nbgrader)
@@ -384,17 +392,25 @@ class Pool:
         return [outcomes[s] for s in students if s in outcomes]
 
     def _dispatch(self, pending: deque[str], idle_cores: _IdleCores) -> None:
-        """Give free workers the next submissions, keeping ``size`` workers computing."""
+        """Give free workers the next submissions, keeping the cores busy: ``size`` workers
+        computing, not counting waiting ones while a core is idle; and one more at a time
+        (up to ``max_size``) while a core stays idle anyway (short waits: kernels starting,
+        replies), one fewer again when none is."""
         now = time.monotonic()
-        idle_cores.update(now)
+        reading = idle_cores.update(now)
         busy = [w for w in self.workers if w.student is not None]
         for worker in busy:
             worker.measure(now)
         waiting = [w for w in busy if w.usage is not None and w.usage < WAITING_BELOW]
-        computing = len(busy) - (len(waiting) if idle_cores.value >= IDLE_AT_LEAST else 0)
+        idle = idle_cores.value >= IDLE_AT_LEAST
+        computing = len(busy) - (len(waiting) if idle else 0)
+        if reading and idle and pending and computing >= self.allowed:
+            self.allowed = min(self.allowed + 1, self.max_size)
+        elif reading and idle_cores.value < SATURATED and self.allowed > self.size:
+            self.allowed -= 1
         free = [w for w in self.workers if w.ready and w.student is None]
         starting = [w for w in self.workers if not w.ready]
-        while pending and computing < self.size:
+        while pending and computing < self.allowed:
             if not free:
                 if not starting and len(self.workers) < self.max_size:
                     self._spawn()  # ready in a moment; it gets work then
