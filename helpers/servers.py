@@ -177,7 +177,9 @@ class BackgroundServer:
 
     def _serve_forever(self) -> None:
         try:
-            self._server.serve_forever(poll_interval=0.05)
+            # stop() waits for the loop to notice the shutdown request, up to poll_interval:
+            # 10 ms keeps a stop quick (a notebook stops many servers) at ~0.2 % of a core idle.
+            self._server.serve_forever(poll_interval=0.01)
         except BaseException as exc:  # the thread would die silently otherwise
             self._record(exc)
 
