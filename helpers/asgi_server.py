@@ -21,6 +21,7 @@ re-raised in the notebook by :meth:`AsgiServer.check`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import socket
 import threading
@@ -51,9 +52,46 @@ class _QuietServer(uvicorn.Server):
         pass
 
     def capture_signals(self):  # uvicorn >= 0.29 (a context manager)
-        import contextlib
-
         return contextlib.nullcontext()
+
+    def wake(self) -> None:
+        """Have :meth:`main_loop` look at ``should_exit`` now (callable from any thread)."""
+        loop, woken = getattr(self, "_loop", None), getattr(self, "_woken", None)
+        if loop is not None and woken is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(woken.set)
+
+    async def main_loop(self) -> None:
+        """uvicorn's loop (``on_tick`` every 0.1 s), but a :meth:`wake` ends the wait at once,
+        so a stop is not up to 0.1 s of polling late."""
+        self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), 0.1)
+            self._woken.clear()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's shutdown; when forced, its fixed 0.1 s wait for connections to finish
+        ends as soon as none is left (still at most 0.1 s)."""
+        if not self.force_exit:
+            return await super().shutdown(sockets)
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        deadline = asyncio.get_running_loop().time() + 0.1
+        while self.server_state.connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.005)
+        try:  # as uvicorn does (forced: it does not wait for connections or tasks)
+            await asyncio.wait_for(self._wait_tasks_to_complete(), self.config.timeout_graceful_shutdown)
+        except asyncio.TimeoutError:
+            for task in self.server_state.tasks:
+                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        return None
 
 
 class AsgiServer:
@@ -127,6 +165,7 @@ class AsgiServer:
         server first, so their shutdowns, each at least 0.1 s of uvicorn's polling, overlap)."""
         self._server.should_exit = True
         self._server.force_exit = True  # do not wait for open WebSockets or streams
+        self._server.wake()
 
     def stop(self) -> None:
         """Ask uvicorn to exit, wait for its thread and release the port. Safe to call twice."""
