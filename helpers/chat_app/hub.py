@@ -8,6 +8,7 @@ gap in the numbers reads the missing messages from the database (see ``ws.py``).
 
 import asyncio
 import json
+import uuid
 from collections import defaultdict
 
 
@@ -20,6 +21,7 @@ class Hub:
         self.local = defaultdict(set)  # room id -> connections here that joined it
         self._ready = self.loop = None
         self.closed = False
+        self._wake = f"{prefix}:hub:{uuid.uuid4().hex}"  # this instance's own channel (see aclose)
 
     async def start(self):
         """Connect to Redis and subscribe (the first call; later calls wait for it)."""
@@ -34,11 +36,12 @@ class Hub:
         pubsub = self.redis.pubsub()
         try:
             await pubsub.psubscribe(f"{self.prefix}:room:*")
+            await pubsub.subscribe(self._wake)
             self._ready.set()
             # A flag, not task.cancel(): a read cancelled half-way can leave the connection unusable.
             while not self.closed:
                 event = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.25)
-                if event is not None:
+                if event is not None and event["channel"] != self._wake:
                     data = json.loads(event["data"])
                     for connection in list(self.local.get(data["room"], ())):
                         connection.deliver(data)
@@ -50,7 +53,8 @@ class Hub:
         if self._ready is None or self.closed:
             return
         self.closed = True
-        await self._listener  # it sees the flag within a quarter of a second
+        await self.redis.publish(self._wake, "closing")  # the listener wakes up and sees the flag
+        await self._listener
         await self.redis.aclose()
 
     async def publish(self, room_id, event):
