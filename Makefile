@@ -30,6 +30,9 @@ lab-instructor: $(STAMP)       ## JupyterLab with nbgrader's instructor panels
 # Items sharing a node id (schemathesis: one per API operation) run in a process of their
 # own: pytest-xdist would run only one of each (tests/conftest.py marks them single_process).
 test: $(STAMP)                 ## the whole test suite (what CI runs)
+	@# Bytecode for helpers/, which every kernel and server imports: where PYTHONDONTWRITEBYTECODE
+	@# is set (as on CI), each process would otherwise compile the modules it imports again.
+	$(BIN)/python -m compileall -q helpers
 	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder -m "not single_process"
 	$(BIN)/python -m pytest tests -m single_process
 

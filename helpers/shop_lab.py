@@ -168,9 +168,7 @@ def start_shop(package: str = "shop", provider: FakeProvider | None = None, name
     settings.update(config)
     app = module.create_app(settings)
     shop_engine = app.extensions["shop_engine"]
-    if shop_engine.dialect.name == "sqlite":  # as helpers.chat_lab does: no fsync at every commit
-        sa.event.listen(shop_engine, "connect", lambda conn, _: conn.execute("PRAGMA synchronous = NORMAL"))
-        shop_engine.dispose()  # connections made by create_app get it too
+    databases.sync_at_checkpoints(shop_engine)
     server = serve(app, name=name)
     provider.webhook_url = server.url + "/webhooks/payments"
     return ShopServer(server, app, module, clock, provider, lab_engine, own_provider)
