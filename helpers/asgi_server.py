@@ -46,7 +46,18 @@ class AsgiServerError(RuntimeError):
 
 
 class _QuietServer(uvicorn.Server):
-    """uvicorn's server without signal handlers (only the main thread may install them)."""
+    """uvicorn's server without signal handlers (only the main thread may install them);
+    ``started_event`` is set once its start-up has run (whether it succeeded or not)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.started_event = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:  # also on failure: AsgiServer.start then looks at what went wrong
+            self.started_event.set()
 
     def install_signal_handlers(self) -> None:  # uvicorn < 0.29
         pass
@@ -136,6 +147,12 @@ class AsgiServer:
         """Start serving and return once the server answers an HTTP request."""
         self._thread.start()
         deadline = time.monotonic() + timeout
+        # Woken as soon as uvicorn's start-up has run, not at the next 20 ms poll (pairs of
+        # servers are started by the dozen in a graded notebook); the loop below still polls
+        # if it does not answer then, and it alone decides success or failure.
+        while (not self._server.started_event.wait(0.05) and self._thread.is_alive()
+               and time.monotonic() < deadline):
+            pass
         while not self._answers():
             try:
                 self.check()
