@@ -172,7 +172,7 @@ def start_pair(package: str = "chat", **config: Any) -> ChatPair:
     module = import_chat(package)
     redis, clock = _Redis(), FakeClock()
     engine = databases.engine("chat")
-    databases.sync_at_checkpoints(engine)
+    databases.never_sync(engine)
     settings = {"ENGINE": engine, "REDIS": redis.factory, "PREFIX": redis.prefix, "CLOCK": clock,
                 "ARGON2": CHEAP_ARGON2, **config}
     servers = [asgi_server.serve_asgi(module.create_app(settings), f"chat-{name}") for name in "ab"]

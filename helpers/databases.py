@@ -220,17 +220,23 @@ def engine(label: str = "default", url: str | None = None, echo: bool = False) -
     return eng
 
 
-def sync_at_checkpoints(eng: Engine) -> None:
-    """On SQLite, make ``eng``'s connections fsync at WAL checkpoints only, not at every
-    commit (``PRAGMA synchronous = NORMAL``): still consistent after a crash, only the last
-    commits can be lost after a power cut, which a throwaway lab database can afford. The
-    capstones' servers commit on every request, and a full sync each time was most of their
-    tests' time. Connections already open are closed, so every one gets it. Other databases
-    are left alone."""
+def never_sync(eng: Engine) -> None:
+    """On SQLite, never sync ``eng``'s file to disk (``PRAGMA synchronous = OFF``), for a
+    throwaway database that nothing reads back after a crash (the capstones' servers: the file
+    lives in the temporary folder :func:`drop` deletes). Creating the file, its tables, every
+    commit and the last checkpoint each waited for the disk, which on a busy machine was most
+    of a capstone server's start and stop. Set before :func:`engine`'s own settings, so the
+    switch to WAL does not sync either; connections already open are closed so that every one
+    gets it. Other databases are left alone. Not for data anyone keeps: after a power cut the
+    file may be corrupt."""
     if eng.dialect.name != "sqlite":
         return
-    sa.event.listen(eng, "connect", lambda conn, record: conn.execute("PRAGMA synchronous = NORMAL"))
+    sa.event.listen(eng, "connect", _unsynced, insert=True)
     eng.dispose()
+
+
+def _unsynced(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous = OFF")
 
 
 def isolated_url(eng: Engine) -> str:

@@ -153,6 +153,7 @@ def start_shop(package: str = "shop", provider: FakeProvider | None = None, name
     if provider is None:
         provider = start_provider(clock, name=f"{name}-provider")
     lab_engine = databases.engine(f"shop-app:{name}", url=database_url)
+    databases.never_sync(lab_engine)  # a throwaway file, dropped by stop()
     run = secrets.token_hex(4)
     settings = {
         "TESTING": True,
@@ -168,7 +169,7 @@ def start_shop(package: str = "shop", provider: FakeProvider | None = None, name
     settings.update(config)
     app = module.create_app(settings)
     shop_engine = app.extensions["shop_engine"]
-    databases.sync_at_checkpoints(shop_engine)
+    databases.never_sync(shop_engine)
     server = serve(app, name=name)
     provider.webhook_url = server.url + "/webhooks/payments"
     return ShopServer(server, app, module, clock, provider, lab_engine, own_provider)
